@@ -1,0 +1,61 @@
+"""Shared fixtures: small real text cut from the built-in corpora, built once per session."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Built-in data is built once into a cache shared by the whole test session (and later sessions).
+os.environ.setdefault("TOKBENCH_CACHE", os.path.join(tempfile.gettempdir(), "tokbench-test-cache"))
+os.environ["TOKBENCH_PROGRESS"] = "0"
+
+HARD_STRINGS = [
+    "",
+    " ",
+    "Hello, world!",
+    "  leading and trailing spaces  ",
+    "tabs\tand\nnewlines\r\nand CRLF",
+    "Ünïcödé: straße, naïve café, Ωμέγα, Привет, 你好世界, こんにちは, 안녕하세요",
+    "emoji 😀👩‍👩‍👧‍👦🏳️‍🌈 and combining e\u0301",
+    "numbers 1234567890 3.14159 -42 1e-9 1,234,567.89",
+    "zero width\u200bjoiner\u200d and NBSP\u00a0here",
+    "<|endoftext|> is a special token string",
+    "\x00\x01 control chars \x7f",
+    "RTL: مرحبا بالعالم שלום",
+]
+
+
+@pytest.fixture(scope="session")
+def english_train_path() -> Path:
+    from tokbench.sources.text import builtin_path
+
+    return builtin_path("english", "train")
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory, english_train_path) -> Path:
+    """About 300 KB of real English prose: enough to train a small BPE in well under a second."""
+    text = english_train_path.read_text(encoding="utf-8")[:300_000]
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_run(tmp_path_factory, small_corpus) -> Path:
+    """A real text-bpe run folder (HF backend, vocab 600) trained on `small_corpus`."""
+    from tokbench.text.bpe import train_bpe
+
+    runs = tmp_path_factory.mktemp("runs")
+    return train_bpe([str(small_corpus)], vocab_size=600, runs_dir=runs, name="tiny-hf").run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_spm_run(tmp_path_factory, small_corpus) -> Path:
+    from tokbench.text.bpe import train_bpe
+
+    runs = tmp_path_factory.mktemp("runs")
+    return train_bpe([str(small_corpus)], vocab_size=600, backend="spm", runs_dir=runs, name="tiny-spm").run_dir

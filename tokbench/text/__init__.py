@@ -1,0 +1,1 @@
+"""Text tokenizers: BPE training (plain and variants), one loading interface, evaluation and inspection."""
