@@ -29,6 +29,9 @@ BACKENDS = ("hf", "spm")
 SPM_MODEL_TYPES = ("bpe", "unigram")
 NORMALIZATIONS = ("none", "nfc", "nfkc")
 BYTE_ALPHABET = 256
+#: HF's BpeTrainer keeps tokens strictly shorter than its `max_token_length` (tokenizers 0.23: a limit of 3
+#: yields 2-character tokens), so it is given one more than the longest token wanted; tests check the result.
+HF_MAX_LENGTH_OFFSET = 1
 
 #: variant name -> "module:function(spec, corpus, artifacts, options) -> VariantOutcome"
 VARIANTS = {
@@ -37,6 +40,12 @@ VARIANTS = {
     "char": "tokbench.text.domain:train_char",
     "supertoken": "tokbench.text.supertoken:train_supertoken",
     "triad": "tokbench.text.triad:train_triad",
+}
+
+#: variant name -> "module:function(spec, options)" that rejects bad options before any run folder is made.
+VARIANT_CHECKS = {
+    "supertoken": "tokbench.text.supertoken:check_options",
+    "triad": "tokbench.text.triad:check_options",
 }
 
 
@@ -84,6 +93,11 @@ class BPESpec:
                                     f"needs at least {floor} (256 bytes + {len(self.special_tokens)} special tokens)")
         if self.vocab_size < 2:
             raise TokbenchError("--vocab-size must be at least 2")
+        if self.variant != "plain" and self.backend != "hf":
+            raise TokbenchError(f"--variant {self.variant} trains with --backend hf")
+        terms = self.options.get("terms")
+        if terms is not None and not Path(terms).is_file():
+            raise TokbenchError(f"--terms {terms}: no such file")
 
 
 @dataclass
@@ -145,7 +159,7 @@ def hf_trainer(spec: BPESpec, vocab_size: int | None = None, extra_special: list
 
     kwargs: dict[str, Any] = {}
     if spec.max_token_length:
-        kwargs["max_token_length"] = spec.max_token_length
+        kwargs["max_token_length"] = spec.max_token_length + HF_MAX_LENGTH_OFFSET
     return trainers.BpeTrainer(
         vocab_size=vocab_size or spec.vocab_size,
         min_frequency=spec.min_frequency,
@@ -227,14 +241,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _variant_function(variant: str):
-    module, attr = VARIANTS[variant].split(":")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            raise TokbenchError(f"variant {variant!r} is not available in this build") from None
-        raise
+def _resolve(target: str):
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def train_bpe(corpus: str | list[str] | None = None, *, vocab_size: int = 8192, variant: str = "plain",
@@ -269,7 +278,9 @@ def train_bpe(corpus: str | list[str] | None = None, *, vocab_size: int = 8192, 
     train_corpus = Corpus(corpus_specs, split="train", errors=errors)
     train_corpus.validate()
     heldout = Corpus(corpus_specs, split="heldout", errors=errors) if evaluate else None
-    trainer = _variant_function(spec.variant)
+    trainer = _resolve(VARIANTS[spec.variant])
+    if spec.variant in VARIANT_CHECKS:
+        _resolve(VARIANT_CHECKS[spec.variant])(spec, spec.options)
     config = {"spec": asdict(spec), "corpus": corpus_specs, "errors": errors, "evaluate": evaluate}
     packages = ("tokenizers", "sentencepiece")
     if resume is not None:

@@ -83,7 +83,7 @@ _PAIR_MASK = (1 << PAIR_SHIFT) - 1
 
 
 # ---------------------------------------------------------------------------------------------- options
-def _options(spec: BPESpec, options: dict[str, Any]) -> dict[str, Any]:
+def check_options(spec: BPESpec, options: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(options) - KNOWN_OPTIONS)
     if unknown:
         raise TokbenchError(f"supertoken: unknown option {unknown[0]!r} (known: {', '.join(sorted(KNOWN_OPTIONS))})")
@@ -135,7 +135,7 @@ def _options(spec: BPESpec, options: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- entry point
 def train_supertoken(spec: BPESpec, corpus: Corpus, artifacts: Path, options: dict[str, Any]) -> VariantOutcome:
     """Train a supertoken tokenizer (recipe superbpe or random-interval) into `artifacts/tokenizer.json`."""
-    opts = _options(spec, options)
+    opts = check_options(spec, options)
     _set_threads(spec.threads)
     timing: dict[str, Any] = {}
     if opts["recipe"] == "superbpe":
