@@ -1,0 +1,312 @@
+"""`tokbench eval-text`, `sweep-vocab`, `inspect`, `diff` and `probe`: compare text tokenizers (issue 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from tokbench.cli import app
+from tokbench.cli.common import (DEFAULT_RUNS_DIR, CorpusOpt, ErrorsOpt, JsonOpt, NameOpt, RunsDirOpt, emit, fmt,
+                                 stdout)
+from tokbench.errors import TokbenchError
+
+TokOpt = Annotated[Optional[list[str]], typer.Option(
+    "--tokenizer", "-t", help="Tokenizer, repeatable: a run folder, hf:tokenizer.json, spm:x.model, tiktoken:ranks[#pattern].")]
+ParallelOpt = Annotated[Optional[list[str]], typer.Option(
+    "--parallel", "-p", help="Parallel corpus, repeatable: builtin:parallel, a FLORES-style folder, .tsv, .jsonl, .po/.mo.")]
+PivotOpt = Annotated[Optional[str], typer.Option("--pivot", help="Pivot language of parallel corpora (default English).")]
+
+#: span background colors, cycled so neighbouring tokens differ
+_COLORS = ("on #3b4d61", "on #5b3d55", "on #3d5b45", "on #5e5033", "on #33505e", "on #4d3b61")
+
+
+def _tokenizer_list(tokenizer: list[str] | None, positional: list[str] | None = None) -> list[str]:
+    specs = list(positional or []) + list(tokenizer or [])
+    if not specs:
+        raise TokbenchError("no tokenizer given (use -t SPEC, repeatable)")
+    return specs
+
+
+# ---------------------------------------------------------------------------------------------- eval-text
+@app.command("eval-text")
+def eval_text_command(
+    tokenizers: Annotated[Optional[list[str]], typer.Argument(help="Tokenizers (same forms as -t).")] = None,
+    tokenizer: TokOpt = None,
+    corpus: CorpusOpt = None,
+    parallel: ParallelOpt = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="all, train or heldout (default: heldout for "
+                                                 "builtin corpora, all for files).")] = None,
+    reference: Annotated[Optional[str], typer.Option("--reference", help="Tokenizer name for normalized sequence "
+                                                     "length (default: the first).")] = None,
+    alpha: Annotated[float, typer.Option("--alpha", help="Rényi efficiency order.")] = 2.5,
+    pivot: PivotOpt = None,
+    min_entries: Annotated[int, typer.Option("--min-entries", help="Drop parallel languages with fewer aligned entries.")] = 1,
+    max_lines: Annotated[Optional[int], typer.Option("--max-lines", help="Evaluate at most this many lines per corpus.")] = None,
+    no_fast: Annotated[bool, typer.Option("--no-fast", help="Always encode with the tokenizer's own backend.")] = False,
+    errors: ErrorsOpt = "strict",
+    runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
+    name: NameOpt = None,
+    no_run: Annotated[bool, typer.Option("--no-run", help="Do not write a text-eval run folder.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Evaluate tokenizers on corpora and parallel corpora: compression, fertility, entropy, exactness,
+    numbers and token premiums per language.
+
+    With no [bold]--corpus[/bold] / [bold]--parallel[/bold] it uses the built-in corpora's held-out splits
+    and [bold]builtin:parallel[/bold]. Byte-level HF tokenizers are encoded by a tiktoken-based encoder
+    verified identical to HF first (the report says when it falls back).
+    """
+    from tokbench.text.evaluate import evaluate_text
+
+    specs = _tokenizer_list(tokenizer, tokenizers)
+    report = evaluate_text(specs, corpus, parallel, split=split, reference=reference, alpha=alpha, fast=not no_fast,
+                           max_lines=max_lines, pivot=pivot, min_entries=min_entries, errors=errors,
+                           runs_dir=None if no_run else runs_dir, name=name)
+    emit(report.to_dict(), json_out, _render_eval)
+
+
+def _render_eval(payload: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    rows = payload["rows"]
+    subjects = list(dict.fromkeys(r["subject"] for r in rows))
+    plain = [r for r in rows if "language" not in r]
+    datasets = list(dict.fromkeys(r["dataset"] for r in plain))
+    for ds in datasets:
+        table = Table(title=ds)
+        table.add_column("metric", style="bold")
+        for s in subjects:
+            table.add_column(s, justify="right")
+        metrics = list(dict.fromkeys(r["metric"] for r in plain if r["dataset"] == ds))
+        values = {(r["subject"], r["metric"]): r["value"] for r in plain if r["dataset"] == ds}
+        for m in metrics:
+            table.add_row(m, *[fmt(values.get((s, m), "")) if values.get((s, m)) is not None else "-" for s in subjects])
+        stdout.print(table)
+    prem = [r for r in rows if r["metric"] == "token_premium"]
+    if prem:
+        table = Table(title="token premium (CTC_L / CTC_pivot): the 10 highest and 5 lowest of the first tokenizer")
+        table.add_column("language")
+        table.add_column("script")
+        for s in subjects:
+            table.add_column(s, justify="right")
+        by = {(r["subject"], r["dataset"], r["language"]): r for r in prem}
+        first = [r for r in prem if r["subject"] == subjects[0]]
+        first.sort(key=lambda r: -(r["value"] or 0))
+        for r in first[:10] + first[-5:]:
+            table.add_row(r["language"], r["script"],
+                          *[fmt(by.get((s, r["dataset"], r["language"]), {}).get("value", "")) for s in subjects])
+        stdout.print(table)
+        stdout.print(f"{len({r['language'] for r in prem})} languages; spread rows (max/min, CV) are in the tables above.")
+    for t in payload["tokenizers"]:
+        fe = t.get("fast_encoder") or {}
+        if t.get("kind") == "hf":
+            stdout.print(f"{t['name']}: fast encoder {'[green]used[/green]' if fe.get('used') else '[yellow]not used[/yellow]'}"
+                         f" ({fe.get('reason')})")
+    for p in payload.get("parallel", []):
+        stdout.print(f"{p['name']}: {p['languages']} languages, {p['pairs']:,} aligned pairs, "
+                     f"{p['dropped_misaligned']:,} misaligned entries dropped")
+    for u in payload.get("unavailable", []):
+        stdout.print(f"[dim]unavailable: {u['metric']}{' (' + u['subject'] + ')' if u.get('subject') else ''}: {u['reason']}[/dim]")
+    if payload.get("run_dir"):
+        stdout.print(f"run: [bold]{payload['run_dir']}[/bold]")
+
+
+# ---------------------------------------------------------------------------------------------- sweep-vocab
+@app.command("sweep-vocab")
+def sweep_vocab_command(
+    corpus: Annotated[Optional[str], typer.Option("--corpus", "-c", help="Monolingual corpus (train/held-out split).")] = None,
+    parallel: Annotated[Optional[str], typer.Option("--parallel", "-p", help="Parallel corpus: one fit per language.")] = None,
+    sizes: Annotated[str, typer.Option("--sizes", help="Comma-separated vocabulary sizes.")] = "320,400,512,768,1024",
+    reference_size: Annotated[Optional[int], typer.Option("--reference-size", help="Pivot vocabulary size the "
+                                                          "criterion matches (default: the largest).")] = None,
+    pivot: PivotOpt = None,
+    language: Annotated[Optional[list[str]], typer.Option("--language", "-l", help="Only these languages (repeatable).")] = None,
+    max_languages: Annotated[Optional[int], typer.Option("--max-languages", help="At most this many languages.")] = None,
+    min_entries: Annotated[int, typer.Option("--min-entries", help="Skip languages with fewer aligned entries.")] = 300,
+    pretokenizer: Annotated[str, typer.Option("--pretokenizer", help="Split regex preset (as train-bpe).")] = "gpt4",
+    min_frequency: Annotated[int, typer.Option("--min-frequency", help="Minimum pair count for a merge.")] = 2,
+    runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
+    name: NameOpt = None,
+    no_run: Annotated[bool, typer.Option("--no-run", help="Do not write a run folder.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train the same BPE recipe at several vocabulary sizes, fit token count = a·V^b, and (on a parallel
+    corpus) recommend a vocabulary size per language: the one at which its token premium reaches 1."""
+    from tokbench.text.evaluate import sweep_vocab
+
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise TokbenchError(f"--sizes {sizes!r}: expected comma-separated integers") from None
+    result = sweep_vocab(corpus, parallel, sizes=size_list, reference_size=reference_size, pivot=pivot,
+                         min_entries=min_entries, languages=language, max_languages=max_languages,
+                         spec={"pretokenizer": pretokenizer, "min_frequency": min_frequency},
+                         runs_dir=None if no_run else runs_dir, name=name)
+
+    def render(payload: dict[str, Any]) -> None:
+        from rich.table import Table
+
+        table = Table(title=f"corpus token count vs vocabulary size ({payload['criterion']})")
+        table.add_column("language")
+        for s in payload["sizes"]:
+            table.add_column(f"V={s}", justify="right")
+        for col in ("b", "r2", "recommended V"):
+            table.add_column(col, justify="right")
+        for lang, by_size in payload["ctc"].items():
+            fit = payload["fits"].get(lang, {})
+            rec = payload["recommended"].get(lang)
+            table.add_row(lang, *[fmt(by_size[s]) for s in payload["sizes"]], fmt(fit.get("b", "")),
+                          fmt(fit.get("r2", "")), fmt(rec) if rec is not None else "-")
+        stdout.print(table)
+        for note in payload["notes"][:20]:
+            stdout.print(f"note: {note}")
+        if payload.get("run_dir"):
+            stdout.print(f"run: [bold]{payload['run_dir']}[/bold]")
+
+    emit(result.to_dict(), json_out, render)
+
+
+# ---------------------------------------------------------------------------------------------- inspect
+def _span_text(spans, show_ids: bool):
+    from rich.text import Text
+
+    out = Text()
+    for k, s in enumerate(spans):
+        style = _COLORS[k % len(_COLORS)] + (" bold red" if s.text is None else "") + (" italic" if s.special else "")
+        out.append(s.label(), style=style)
+        if show_ids:
+            out.append(f"{s.id}", style="dim cyan")
+        out.append(" " if show_ids else "")
+    return out
+
+
+@app.command("inspect")
+def inspect_command(
+    text: Annotated[Optional[str], typer.Argument(help="Text to segment (or --file).")] = None,
+    tokenizer: TokOpt = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="Segment this file's text instead.")] = None,
+    ids: Annotated[bool, typer.Option("--ids/--no-ids", help="Show each token's id after it.")] = True,
+    max_chars: Annotated[int, typer.Option("--max-chars", help="Cut --file text to this many characters.")] = 4000,
+    json_out: JsonOpt = False,
+) -> None:
+    """Each tokenizer's segmentation of a text, side by side: colored spans with ids, whitespace made
+    visible (· space, → tab, ↵ newline), byte fragments of multi-byte characters shown as <hex bytes>."""
+    from tokbench.text.inspect import segment
+    from tokbench.text.tokenizer import load_tokenizer
+
+    if (text is None) == (file is None):
+        raise TokbenchError("give the text to inspect, or --file PATH (one of them)")
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")[:max_chars]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TokbenchError(f"{file}: cannot read as UTF-8 ({exc})") from None
+    toks = [load_tokenizer(s) for s in _tokenizer_list(tokenizer)]
+    results = []
+    for tok in toks:
+        spans = segment(tok, text)
+        results.append({"tokenizer": tok.name, "kind": tok.kind, "tokens": len(spans),
+                        "fragments": sum(s.text is None for s in spans), "spans": [s.to_dict() for s in spans],
+                        "_spans": spans})
+
+    def render(payload: dict[str, Any]) -> None:
+        from rich.columns import Columns
+        from rich.panel import Panel
+
+        panels = [Panel(_span_text(r["_spans"], ids), title=f"{r['tokenizer']} ({r['kind']})",
+                        subtitle=f"{r['tokens']} tokens, {r['fragments']} byte fragments", expand=True)
+                  for r in payload["results"]]
+        stdout.print(Columns(panels, equal=True, expand=True) if len(panels) > 1 else panels[0])
+
+    payload = {"text": text, "results": results}
+    if json_out:
+        payload = {"text": text, "results": [{k: v for k, v in r.items() if k != "_spans"} for r in results]}
+    emit(payload, json_out, render)
+
+
+# ---------------------------------------------------------------------------------------------- diff
+@app.command("diff")
+def diff_command(
+    a: Annotated[str, typer.Argument(help="First tokenizer.")],
+    b: Annotated[str, typer.Argument(help="Second tokenizer.")],
+    corpus: CorpusOpt = None,
+    top: Annotated[int, typer.Option("--top", help="How many lines / tokens to show.")] = 10,
+    max_lines: Annotated[int, typer.Option("--max-lines", help="Compare at most this many corpus lines.")] = 20000,
+    json_out: JsonOpt = False,
+) -> None:
+    """Vocabulary added / removed / shared (by token bytes), and the corpus lines whose segmentations
+    differ most (default corpus: builtin:english held-out)."""
+    from tokbench.sources.text import Corpus
+    from tokbench.text.inspect import most_different_lines, vocab_diff
+    from tokbench.text.tokenizer import load_tokenizer
+
+    ta, tb = load_tokenizer(a), load_tokenizer(b)
+    specs = corpus or ["builtin:english"]
+    c = Corpus(specs, split="heldout" if all(s.startswith("builtin:") for s in specs) else "all")
+    vd = vocab_diff(ta, tb)
+    lines = most_different_lines(ta, tb, c.lines(), top=top, max_lines=max_lines)
+    payload = {"a": ta.name, "b": tb.name, "vocab": vd.to_dict(limit=top), "corpus": c.name, "lines": lines}
+
+    def render(p: dict[str, Any]) -> None:
+        v = p["vocab"]
+        stdout.print(f"[bold]{p['a']}[/bold] vs [bold]{p['b']}[/bold]: {fmt(v['shared'])} tokens shared, "
+                     f"{fmt(v['only_a'])} only in {p['a']}, {fmt(v['only_b'])} only in {p['b']}")
+        stdout.print(f"  only in {p['a']}: " + "  ".join(v["examples_only_a"][:top]))
+        stdout.print(f"  only in {p['b']}: " + "  ".join(v["examples_only_b"][:top]))
+        stdout.print(f"lines of {p['corpus']} whose segmentation differs most:")
+        for ln in p["lines"]:
+            stdout.print(f"[dim]line {ln['line_number']}, distance {ln['distance']:.2f}, "
+                         f"{ln['tokens_a']} vs {ln['tokens_b']} tokens[/dim]")
+            stdout.print("  " + p["a"] + ": " + " | ".join(ln["segments_a"]), markup=False)
+            stdout.print("  " + p["b"] + ": " + " | ".join(ln["segments_b"]), markup=False)
+
+    emit(payload, json_out, render)
+
+
+# ---------------------------------------------------------------------------------------------- probe
+@app.command("probe")
+def probe_command(
+    tokenizer: TokOpt = None,
+    corpus: CorpusOpt = None,
+    max_lines: Annotated[int, typer.Option("--max-lines", help="Probe at most this many corpus lines.")] = 5000,
+    top: Annotated[int, typer.Option("--top", help="Most frequent cases shown per category.")] = 10,
+    json_out: JsonOpt = False,
+) -> None:
+    """Non-unique encodings: words encoded differently depending on context (whitespace-boundary shifts,
+    intra-word resegmentation) and vocabulary tokens with another id sequence decoding to the same string."""
+    from tokbench.sources.text import Corpus
+    from tokbench.text.inspect import probe_nonunique
+    from tokbench.text.tokenizer import load_tokenizer
+
+    specs = corpus or ["builtin:english"]
+    c = Corpus(specs, split="heldout" if all(s.startswith("builtin:") for s in specs) else "all")
+    out = []
+    for spec in _tokenizer_list(tokenizer):
+        tok = load_tokenizer(spec)
+        out.append({"tokenizer": tok.name, **probe_nonunique(tok, c.lines(), max_lines=max_lines, top=top).to_dict()})
+
+    def render(p: dict[str, Any]) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        for r in p["results"]:
+            table = Table(title=f"{r['tokenizer']}: {r['contexts']:,} word occurrences, {r['words']:,} distinct words, "
+                                f"{r['tokens_checked']:,} vocabulary tokens checked")
+            for col in ("category", "rate", "count", "most frequent cases"):
+                table.add_column(col)
+            for cat, rate_ in r["rates"].items():
+                cases = []
+                for e in r["examples"].get(cat, [])[:5]:
+                    if cat == "decode_collision":
+                        cases.append(f"{e['string']!r}: {e['ids_a']} ~ {e['ids_b']}")
+                    else:
+                        cases.append(f"{e['string']!r}: {'|'.join(e['alone'])} vs {'|'.join(e['in_context'])} ×{e['count']}")
+                table.add_row(cat, fmt(rate_) if rate_ is not None else "n/a", fmt(r["counts"].get(cat, 0)),
+                              Text("\n".join(cases)))
+            stdout.print(table)
+            for note in r.get("notes", []):
+                stdout.print(f"note: {note}")
+
+    emit({"corpus": c.name, "results": out}, json_out, render)
