@@ -83,7 +83,9 @@ def test_magnitude_of_parsed_numbers() -> None:
 
 
 def _grouped(digits: str, sep: str, scheme: str) -> str:
-    return triad._group(digits, sep, scheme)
+    from tokbench.sources.numbers import group_digits
+
+    return group_digits(digits, sep, scheme)
 
 
 @st.composite

@@ -19,7 +19,7 @@ app = typer.Typer(
     name="tokbench",
     help="Train, evaluate and compare tokenizers for text, images and audio.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -37,7 +37,7 @@ def _version_callback(value: bool) -> None:
 def _root(version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
                                         help="Print the version and exit.")) -> None:
     """Train, evaluate and compare tokenizers for text, images and audio. Every reporting command takes
-    [bold]--json[/bold] for scripts; run folders land in [bold]./runs[/bold] unless [bold]--runs-dir[/bold] says otherwise."""
+    **--json** for scripts; run folders land in **./runs** unless **--runs-dir** says otherwise."""
 
 
 _COMMAND_MODULES = ("train_text", "eval_text", "kernels", "visual", "visual_eval", "audio", "dashboard", "runs")

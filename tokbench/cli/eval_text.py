@@ -54,8 +54,8 @@ def eval_text_command(
     """Evaluate tokenizers on corpora and parallel corpora: compression, fertility, entropy, exactness,
     numbers and token premiums per language.
 
-    With no [bold]--corpus[/bold] / [bold]--parallel[/bold] it uses the built-in corpora's held-out splits
-    and [bold]builtin:parallel[/bold]. Byte-level HF tokenizers are encoded by a tiktoken-based encoder
+    With no **--corpus** / **--parallel** it uses the built-in corpora's held-out splits
+    and **builtin:parallel**. Byte-level HF tokenizers are encoded by a tiktoken-based encoder
     verified identical to HF first (the report says when it falls back).
     """
     from tokbench.text.evaluate import evaluate_text

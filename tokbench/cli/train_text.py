@@ -67,9 +67,9 @@ def train_bpe_command(
 ) -> None:
     """Train a BPE tokenizer and report it on the corpus's held-out split.
 
-    With no [bold]--corpus[/bold] it trains on [bold]builtin:english[/bold]. The run folder's
-    [bold]artifacts/tokenizer.json[/bold] loads in plain HF tokenizers; [bold]--backend spm[/bold] writes
-    [bold]tokenizer.model[/bold] / [bold].vocab[/bold].
+    With no **--corpus** it trains on **builtin:english**. The run folder's
+    **artifacts/tokenizer.json** loads in plain HF tokenizers; **--backend spm** writes
+    **tokenizer.model** / **.vocab**.
     """
     from tokbench.text.bpe import train_bpe
 

@@ -30,15 +30,15 @@ def eval_vq_command(
     budget: Annotated[Optional[list[int]], typer.Option("--budget", help="Token budget to evaluate, repeatable "
                                                         "(default: all the model offers).")] = None,
     inception_weights: Annotated[Optional[Path], typer.Option(
-        "--inception-weights", help=f"The standard FID Inception weights file (pt_inception-2015-12-05-6726825d.pth); "
+        "--inception-weights", help="The standard FID Inception weights file (pt_inception-2015-12-05-6726825d.pth); "
         "default: the torch hub cache. rFID is reported only when its sha256 matches.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on an unreadable file in an image folder "
                                          "(default: skip and count it).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Evaluate a trained image tokenizer: PSNR, SSIM, rFID (or why not), codebook use and rate per token
-    budget, against the mean-image baseline. Results go into the run's [bold]report.json[/bold],
-    [bold]metrics.json[/bold] and [bold]artifacts/eval/reconstructions.npz[/bold]."""
+    budget, against the mean-image baseline. Results go into the run's **report.json**,
+    **metrics.json** and **artifacts/eval/reconstructions.npz**."""
     from tokbench.visual.evaluate import evaluate_vq
 
     report = evaluate_vq(run, data=data, split=split, limit=limit or None, batch_size=batch_size,

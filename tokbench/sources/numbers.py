@@ -38,7 +38,9 @@ PLACES = ("the northern district", "Lyon", "Pune", "the Zurich branch", "segment
           "region 4", "the Osaka office", "the test bench", "the reserve fund")
 
 
-def _group(digits: str, sep: str, scheme: str) -> str:
+def group_digits(digits: str, sep: str, scheme: str) -> str:
+    """Write an integer's digits with a thousands separator: groups of 3, or Indian 2-2-3 when `scheme` is
+    "indian" (12,34,567); no separator, or 3 digits or fewer, leaves them as they are."""
     if not sep or len(digits) <= 3:
         return digits
     head, tail = digits[:-3], digits[-3:]
@@ -69,7 +71,7 @@ def format_number(rng: random.Random, exponent: int | None = None) -> str:
         frac = "0" * (-e - 1) + str(rng.randint(1, 9)) + frac[-e:]
     if sep == " " and len(integer) <= 6:  # a lone ordinary space is ambiguous; writers use it for long numbers
         sep = ""
-    text = _group(integer, sep, scheme)
+    text = group_digits(integer, sep, scheme)
     return text + (dec + frac if frac else "")
 
 

@@ -334,6 +334,18 @@ class Corpus:
         return fingerprint(self.files)
 
 
+def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Consecutive lists of `size` items (the last may be shorter): streaming work in batches."""
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def fingerprint(files: Iterable[TextFile]) -> list[dict]:
     """A stable record of the data: source spec, path, size and sha256 of each file."""
     out = []

@@ -19,7 +19,7 @@ from typing import Any
 
 from tokbench.errors import TokbenchError
 from tokbench.runs import Run, atomic_write_json, read_json
-from tokbench.sources.text import Corpus
+from tokbench.sources.text import Corpus, batched
 from tokbench.text.patterns import SPLIT_PATTERNS
 from tokbench.text.tokenizer import MANIFEST, load_run_tokenizer
 
@@ -170,24 +170,13 @@ def hf_trainer(spec: BPESpec, vocab_size: int | None = None, extra_special: list
     )
 
 
-def _line_batches(corpus: Corpus, size: int = 1000) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for line in corpus.lines():
-        batch.append(line)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def train_hf(tokenizer, trainer, corpus: Corpus) -> None:
     """Train an HF pipeline on a corpus: straight from files when they need no filtering, else streamed."""
     direct = corpus.errors == "strict" and all(f.line_split == "all" for f in corpus.files)
     if direct:  # HF reads the files itself (train_bpe has already validated their UTF-8)
         tokenizer.train([str(f.path) for f in corpus.files], trainer)
     else:
-        tokenizer.train_from_iterator(_line_batches(corpus), trainer)
+        tokenizer.train_from_iterator(batched(corpus.lines(), 1000), trainer)
 
 
 def train_plain(spec: BPESpec, corpus: Corpus, artifacts: Path, options: dict[str, Any]) -> VariantOutcome:

@@ -13,7 +13,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,20 +25,9 @@ from tokbench.metrics import codebook, premiums, rate
 from tokbench.progress import track
 from tokbench.runs import Run
 from tokbench.sources.parallel import ParallelCorpus, load_parallel
-from tokbench.sources.text import Corpus, builtin_names
+from tokbench.sources.text import Corpus, batched, builtin_names
 from tokbench.text.fast_encode import fast_tokenizer
 from tokbench.text.tokenizer import HFTokenizer, TextTokenizer, load_tokenizer
-
-
-def _batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def basic_metrics(tokenizer: TextTokenizer, lines: Iterable[str], batch_size: int = 512) -> dict[str, float]:
@@ -49,7 +38,7 @@ def basic_metrics(tokenizer: TextTokenizer, lines: Iterable[str], batch_size: in
     """
     n_bytes = n_chars = n_words = n_tokens = n_lines = exact = 0
     counts = np.zeros(tokenizer.vocab_size, dtype=np.int64)
-    for batch in _batches(lines, batch_size):
+    for batch in batched(lines, batch_size):
         encoded = tokenizer.encode_batch(batch)
         for line, ids in zip(batch, encoded):
             n_lines += 1
@@ -146,7 +135,7 @@ def corpus_stats(tokenizer: TextTokenizer, lines: list[str], alpha: float = 2.5,
     n_bytes = n_chars = n_words = n_tokens = exact = canonical = 0
     words: Counter = Counter()
     numbers: Counter = Counter()
-    for batch in _batches(lines, batch_size):
+    for batch in batched(lines, batch_size):
         encoded = tokenizer.encode_batch(batch)
         decoded = [tokenizer.decode(ids) for ids in encoded]
         reencoded = tokenizer.encode_batch(decoded)

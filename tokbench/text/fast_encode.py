@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokbench.text.patterns import GPT2_SPLIT_PATTERN
-from tokbench.text.tokenizer import HFTokenizer, TextTokenizer, byte_level_token_bytes
+from tokbench.text.tokenizer import HFTokenizer, TextTokenizer, WrappedTokenizer, byte_level_token_bytes
 
 
 @dataclass
@@ -192,15 +192,13 @@ def unicode_sweep() -> list[str]:
     return out
 
 
-class FastBPETokenizer(TextTokenizer):
+class FastBPETokenizer(WrappedTokenizer):
     """An HF byte-level BPE tokenizer whose `encode` runs through tiktoken; everything else is HF's."""
 
     def __init__(self, base: HFTokenizer, table: RankTable, pattern: str) -> None:
-        super().__init__(base.name, base.path)
+        super().__init__(base)
         import tiktoken
 
-        self.base = base
-        self.kind = base.kind
         self._table = table
         self._remap = table.rank_to_id
         self.encoding = tiktoken.Encoding(name=f"tokbench-fast-{base.name}", pat_str=pattern,
@@ -245,27 +243,6 @@ class FastBPETokenizer(TextTokenizer):
         parts = [texts[i:i + step] for i in range(0, len(texts), step)]
         with ThreadPoolExecutor(len(parts)) as pool:
             return [ids for part in pool.map(self._encode_many, parts) for ids in part]
-
-    # everything else is the HF tokenizer's ---------------------------------------------------------------
-    def decode(self, ids: Sequence[int]) -> str:
-        return self.base.decode(ids)
-
-    def _build_vocab(self) -> dict[str, int]:
-        return self.base.vocab()
-
-    @property
-    def vocab_size(self) -> int:
-        return self.base.vocab_size
-
-    def id_to_token(self, token_id: int) -> str:
-        return self.base.id_to_token(token_id)
-
-    @property
-    def special_ids(self) -> frozenset[int]:
-        return self.base.special_ids
-
-    def token_bytes(self, token_id: int) -> bytes:
-        return self.base.token_bytes(token_id)
 
     def describe(self) -> dict[str, Any]:
         return {**self.base.describe(), "fast_encoder": True}

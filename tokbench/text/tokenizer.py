@@ -279,22 +279,22 @@ class TiktokenTokenizer(TextTokenizer):
         return self.backend.decode_single_token_bytes(int(token_id))
 
 
-class TransformedTokenizer(TextTokenizer):
-    """A base tokenizer behind a reversible text transform (the manifest's `transform`)."""
+class WrappedTokenizer(TextTokenizer):
+    """A tokenizer that changes how text is encoded but delegates everything else to `base`."""
 
-    def __init__(self, base: TextTokenizer, transform: TextTransform, name: str) -> None:
-        super().__init__(name, base.path)
-        self.base, self.transform = base, transform
+    def __init__(self, base: TextTokenizer, name: str | None = None) -> None:
+        super().__init__(name or base.name, base.path)
+        self.base = base
         self.kind = base.kind
 
     def encode(self, text: str) -> list[int]:
-        return self.base.encode(self.transform.encode_text(text))
+        return self.base.encode(text)
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        return self.base.encode_batch([self.transform.encode_text(t) for t in texts])
+        return self.base.encode_batch(texts)
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self.transform.decode_text(self.base.decode(ids))
+        return self.base.decode(ids)
 
     def _build_vocab(self) -> dict[str, int]:
         return self.base.vocab()
@@ -312,6 +312,23 @@ class TransformedTokenizer(TextTokenizer):
 
     def token_bytes(self, token_id: int) -> bytes:
         return self.base.token_bytes(token_id)
+
+
+class TransformedTokenizer(WrappedTokenizer):
+    """A base tokenizer behind a reversible text transform (the manifest's `transform`)."""
+
+    def __init__(self, base: TextTokenizer, transform: TextTransform, name: str) -> None:
+        super().__init__(base, name)
+        self.transform = transform
+
+    def encode(self, text: str) -> list[int]:
+        return self.base.encode(self.transform.encode_text(text))
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.base.encode_batch([self.transform.encode_text(t) for t in texts])
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.transform.decode_text(self.base.decode(ids))
 
 
 # ---------------------------------------------------------------------------------------------- loading

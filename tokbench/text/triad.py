@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from tokbench.errors import TokbenchError
+from tokbench.sources.numbers import group_digits
 
 FORMS = ("vocab", "suffix")
 DEFAULT_FORM = "vocab"
@@ -165,18 +166,6 @@ def parse_numbers(text: str) -> Iterator[ParsedNumber]:
         yield ParsedNumber(m.start(), m.end(), style, integer, fraction, mark, sign, exp)
 
 
-def _group(digits: str, sep: str, scheme: str) -> str:
-    if not sep or len(digits) <= 3:
-        return digits
-    head, tail = digits[:-3], digits[-3:]
-    size = 2 if scheme == "indian" else 3
-    groups = []
-    while head:
-        groups.append(head[-size:])
-        head = head[:-size]
-    return sep.join(reversed(groups)) + sep + tail
-
-
 def _marker(exponent: int) -> str:
     return LEVEL_CHARS.get(exponent) or f"{GEN}{exponent}{GEN}"
 
@@ -221,7 +210,7 @@ class TriadTransform:
             return raw  # digits and separators only: nothing to escape, and the decoder never touches them
         # the grouping must be exactly the one the convention regenerates, else keep the text as it is
         sep, scheme, dec = STYLES[num.style]
-        rebuilt = _group(num.integer, sep, scheme) + (dec + num.fraction if num.fraction else "")
+        rebuilt = group_digits(num.integer, sep, scheme) + (dec + num.fraction if num.fraction else "")
         rebuilt += num.sci_mark + num.sci_sign + num.sci_digits
         if rebuilt != raw:
             return raw
@@ -267,7 +256,7 @@ def _decode_match(m: re.Match) -> str:
     if m.group("pad"):
         frac = frac[:-CHAR_PADS[m.group("pad")]]
     sep, scheme, dec = STYLES[style]
-    body = _group("".join(integer).lstrip("0") or "0", sep, scheme)
+    body = group_digits("".join(integer).lstrip("0") or "0", sep, scheme)
     return body + (dec + frac if frac else "")
 
 
