@@ -33,8 +33,8 @@ def bench_lookup_command(
 ) -> None:
     """Time nearest-code search methods on the same inputs and print ratios and peak extra memory.
 
-    Without shape options it runs a small default grid (about two minutes on two cores); [bold]--n/--k/--d/
-    --dtype[/bold] pick shapes (their cross product). Writes a run folder of kind [bold]bench[/bold].
+    Without shape options it runs a small default grid (about two minutes on two cores); **--n/--k/--d/--dtype**
+    pick shapes (their cross product). Writes a run folder of kind **bench**.
     """
     from tokbench.kernels.bench import ALL_METHODS, METHODS, parse_shapes, run_lookup_bench
 

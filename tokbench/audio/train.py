@@ -1,0 +1,309 @@
+"""`fit_audio`: train the residual-VQ codec into a run folder, with checkpoints and exact resume.
+
+Loss = w_wave · L1(x, x̂) + w_stft · MR-STFT(x, x̂) + w_mel · log-mel L1(x, x̂) + commitment (the RVQ's,
+weight in the codec config). The training MR-STFT floors magnitudes at 1e-3 (not the metric's 1e-7): near-silent
+bins then stop dominating the log terms, whose gradients (1/|S|) otherwise destabilise early training.
+The batch of step s (clips and offsets) and the quantizer-dropout draw are functions of (seed, s) only, and
+checkpoints hold the model, the Adam moments and the torch RNG state (used by k-means init and dead-code
+replacement) as safetensors tensors, so an interrupted run resumed from a checkpoint
+follows the same loss curve as one that never stopped. A NaN/inf loss stops training before the bad update:
+the last good checkpoint is kept, the run is marked failed, and the error says how to go on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tokbench.errors import TokbenchError
+from tokbench.runs import Run, atomic_write_bytes, read_json
+
+KIND = "audio-codec"
+CKPT_DIR = "checkpoints"
+KEEP_CHECKPOINTS = 2
+DEFAULTS: dict[str, Any] = {
+    "steps": 1500, "batch_size": 8, "segment_seconds": 0.64, "lr": 1e-3, "warmup_steps": 30,
+    "w_wave": 10.0, "w_stft": 1.0, "w_mel": 1.0, "stft_log_eps": 1e-3, "ckpt_every": 100, "log_every": 10,
+}
+
+
+def _quiet_vq_logs() -> None:
+    try:  # vector-quantize-pytorch warns through loguru on every small k-means batch
+        from loguru import logger
+
+        logger.disable("vector_quantize_pytorch")
+    except ImportError:
+        pass
+
+
+def pick_device(device: str | None) -> str:
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise TokbenchError(f"device {device!r} requested but CUDA is not available")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise TokbenchError(f"unknown device {device!r} (expected cpu, cuda or auto)")
+    return device
+
+
+def batch_for_step(waves: list[np.ndarray], seed: int, step: int, batch_size: int, segment: int) -> np.ndarray:
+    """The training batch of `step`: clips drawn with probability proportional to their length, a random
+    offset in each; short clips are zero-padded. A pure function of (seed, step)."""
+    rng = np.random.default_rng([seed, step])
+    lengths = np.array([len(w) for w in waves], dtype=np.float64)
+    picks = rng.choice(len(waves), size=batch_size, p=lengths / lengths.sum())
+    out = np.zeros((batch_size, segment), dtype=np.float32)
+    for row, i in enumerate(picks):
+        w = waves[i]
+        start = int(rng.integers(0, max(1, len(w) - segment + 1)))
+        piece = w[start:start + segment]
+        out[row, :len(piece)] = piece
+    return out
+
+
+def lr_at(step: int, cfg: dict) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak rate over the run's steps."""
+    peak, warm, total = cfg["lr"], cfg["warmup_steps"], max(cfg["steps"], 1)
+    if step < warm:
+        return peak * (step + 1) / warm
+    progress = min(1.0, (step - warm) / max(1, total - warm))
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def total_loss(model, mel_loss, batch, dropout_seed: int, cfg: dict) -> tuple[Any, dict[str, float], Any]:
+    """The training objective on one batch: (loss tensor, its parts as floats, the RVQ indices)."""
+    from tokbench.audio.losses import mrstft_loss
+
+    recon, indices, commit = model(batch, dropout_seed=dropout_seed)
+    recon = recon[:, :batch.shape[-1]]
+    wave = (recon - batch).abs().mean()
+    stft = mrstft_loss(batch, recon, eps=cfg.get("stft_log_eps", 1e-7))
+    mel = mel_loss(batch, recon)
+    loss = cfg["w_wave"] * wave + cfg["w_stft"] * stft + cfg["w_mel"] * mel + commit
+    parts = {k: float(v.detach()) for k, v in (("wave_l1", wave), ("mrstft", stft), ("mel", mel), ("commit", commit))}
+    return loss, parts, indices
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    folder = run_dir / "artifacts" / CKPT_DIR
+    found = []
+    for p in folder.glob("step_*.safetensors"):
+        try:
+            found.append((int(p.stem.split("_")[1]), p))
+        except (IndexError, ValueError):
+            continue
+    return sorted(found)
+
+
+def save_checkpoint(run: Run, model, optim, steps_done: int) -> Path:
+    """Model + Adam state + RNG state as safetensors tensors (no pickle); keeps the newest two."""
+    import torch
+    from safetensors.torch import save
+
+    from tokbench.audio.codec import state_tensors
+
+    tensors = state_tensors(model, "model.")
+    params = [p for g in optim.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        state = optim.state.get(p, {})
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            if key in state:
+                value = state[key]
+                value = value if torch.is_tensor(value) else torch.tensor(float(value))
+                tensors[f"optim.{i}.{key}"] = value.detach().to("cpu").contiguous().clone()
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    path = run.artifacts / CKPT_DIR / f"step_{steps_done:07d}.safetensors"
+    atomic_write_bytes(path, save(tensors, metadata={"steps_done": str(steps_done), "format": "tokbench-audio-1"}))
+    for _, old in _checkpoints(run.path)[:-KEEP_CHECKPOINTS]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: Path, model, optim, device: str) -> int:
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        steps_done = int(fh.metadata()["steps_done"])
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    params = [p for g in optim.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        if f"optim.{i}.exp_avg" in tensors:
+            optim.state[p] = {"step": tensors[f"optim.{i}.step"],
+                              "exp_avg": tensors[f"optim.{i}.exp_avg"].to(device),
+                              "exp_avg_sq": tensors[f"optim.{i}.exp_avg_sq"].to(device)}
+    torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    return steps_done
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+def fit_audio(data: str | list[str] = "builtin:speech", steps: int | None = None, *, batch_size: int | None = None,
+              segment_seconds: float | None = None, lr: float | None = None, n_q: int = 8,
+              codebook_size: int = 256, dim: int = 64, channels: int = 16,
+              strides: tuple[int, ...] = (2, 4, 5, 8), sample_rate: int = 16000, seed: int = 0,
+              device: str | None = None, runs_dir: str | os.PathLike = "runs", name: str | None = None,
+              resume: str | os.PathLike | None = None, ckpt_every: int | None = None,
+              log_every: int | None = None, on_error: str = "error", threads: int | None = None,
+              w_wave: float | None = None, w_stft: float | None = None, w_mel: float | None = None) -> dict:
+    """Train an audio codec on `data` (train split) and return a summary with `run_dir`.
+
+    `resume=RUN_DIR` continues an interrupted or failed run from its newest checkpoint with its own config
+    (a larger `steps` extends it); every other argument is then ignored. `threads` caps torch's CPU threads
+    for this call (1 is much faster than 2 on a CPU that other jobs share).
+    """
+    import torch
+
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            raise TokbenchError("threads must be at least 1")
+        torch.set_num_threads(threads)
+    try:
+        weights = {"w_wave": w_wave, "w_stft": w_stft, "w_mel": w_mel}
+        return _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, channels, strides,
+                    sample_rate, seed, device, runs_dir, name, resume, ckpt_every, log_every, on_error, weights)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, channels, strides, sample_rate,
+         seed, device, runs_dir, name, resume, ckpt_every, log_every, on_error, weights) -> dict:
+    import torch
+
+    from tokbench import progress
+    from tokbench.audio.codec import AudioCodec, CodecConfig, save_codec
+    from tokbench.audio.losses import MelLoss
+    from tokbench.sources.audio import load_audio
+
+    _quiet_vq_logs()
+    device = pick_device(device)
+    if resume is not None:
+        info = read_json(Path(resume) / "run.json")
+        if info.get("kind") != KIND:
+            raise TokbenchError(f"{resume}: not an {KIND} run (kind {info.get('kind')!r})")
+        cfg = dict(info["config"])
+        if steps is not None:
+            if steps < cfg["steps"]:
+                raise TokbenchError(f"--steps {steps} is fewer than the run's {cfg['steps']}")
+            cfg["steps"] = steps
+        codec_cfg = CodecConfig.from_dict(cfg["codec"])
+    else:
+        codec_cfg = CodecConfig(sample_rate=sample_rate, strides=tuple(strides), channels=channels, dim=dim,
+                                n_q=n_q, codebook_size=codebook_size)
+        codec_cfg.check()
+        given = {"steps": steps, "batch_size": batch_size, "segment_seconds": segment_seconds, "lr": lr,
+                 "ckpt_every": ckpt_every, "log_every": log_every, **weights}
+        cfg = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
+        cfg.update(data=[data] if isinstance(data, str) else list(data), seed=int(seed), codec=asdict(codec_cfg))
+        for key in ("steps", "batch_size", "ckpt_every", "log_every"):
+            if int(cfg[key]) < 1:
+                raise TokbenchError(f"{key} must be at least 1")
+        if not 0 < cfg["lr"] < 1 or cfg["segment_seconds"] <= 0:
+            raise TokbenchError("need 0 < lr < 1 and segment_seconds > 0")
+
+    clips = load_audio(cfg["data"], split="train", sample_rate=codec_cfg.sample_rate, on_error=on_error)
+    segment = int(round(cfg["segment_seconds"] * codec_cfg.sample_rate))
+    segment += (-segment) % codec_cfg.hop_length
+
+    torch.manual_seed(cfg["seed"])
+    model = AudioCodec(codec_cfg).to(device).train()
+    mel_loss = MelLoss(codec_cfg.sample_rate).to(device)
+    optim = torch.optim.Adam(model.parameters(), lr=cfg["lr"], betas=(0.8, 0.99))
+
+    if resume is not None:
+        run = Run.resume(resume)
+        ckpts = _checkpoints(run.path)
+        start = load_checkpoint(ckpts[-1][1], model, optim, device) if ckpts else 0
+        if not ckpts:
+            torch.manual_seed(cfg["seed"])
+            model = AudioCodec(codec_cfg).to(device).train()
+            optim = torch.optim.Adam(model.parameters(), lr=cfg["lr"], betas=(0.8, 0.99))
+        run.truncate_log(lambda r: r.get("step", 0) <= start)
+        run.update_info(config=cfg)
+    else:
+        run = Run.create(runs_dir, KIND, cfg, name=name, data=clips.fingerprint(),
+                         packages=("torch", "vector-quantize-pytorch", "safetensors", "soundfile", "scipy"))
+        start = 0
+    total = int(cfg["steps"])
+    with run:
+        run.update_info(device=device, train_clips=len(clips), train_seconds=round(clips.seconds, 2),
+                        warnings=clips.warnings)
+        last_ckpt = start
+        t0, seen = time.perf_counter(), 0.0
+        step = start
+        with progress.task("training audio codec", total=total) as bar:
+            bar.update(completed=start)
+            try:
+                for step in range(start, total):
+                    batch = torch.from_numpy(batch_for_step(clips.waves, cfg["seed"], step, cfg["batch_size"],
+                                                            segment)).to(device)
+                    for group in optim.param_groups:
+                        group["lr"] = lr_at(step, cfg)
+                    loss, parts, indices = total_loss(model, mel_loss, batch, cfg["seed"] * 1_000_003 + step, cfg)
+                    if not math.isfinite(float(loss.detach())):
+                        msg = (f"loss became {float(loss.detach())} at step {step + 1}; stopped before updating "
+                               "the model. "
+                               f"The last good checkpoint (step {last_ckpt}) is kept; lower --lr and "
+                               f"`tokbench fit-audio --resume {run.path}`")
+                        run.finish("failed", msg)
+                        raise TokbenchError(msg)
+                    optim.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+                    optim.step()
+                    seen += batch.numel() / codec_cfg.sample_rate
+                    done = step + 1
+                    if done % cfg["log_every"] == 0 or done == total:
+                        run.log({"step": done, "loss": float(loss.detach()), **parts, **_usage(indices, codec_cfg),
+                                 "lr": lr_at(step, cfg), "audio_seconds_per_second":
+                                 seen / max(time.perf_counter() - t0, 1e-9)})
+                    if done % cfg["ckpt_every"] == 0 and done != total:
+                        save_checkpoint(run, model, optim, done)
+                        last_ckpt = done
+                    bar.advance(1)
+            except KeyboardInterrupt:
+                if step > last_ckpt:  # keep the finished steps: resume continues from here
+                    save_checkpoint(run, model, optim, step)
+                raise
+        save_checkpoint(run, model, optim, total)
+        save_codec(model.eval(), run.artifacts)
+        elapsed = time.perf_counter() - t0
+        summary = {"run_dir": str(run.path), "steps": total, "resumed_from": start, "device": device,
+                   "final_loss": float(loss.detach()) if total > start else None,
+                   "train_seconds_of_audio": clips.seconds,
+                   "audio_seconds_per_second": seen / max(elapsed, 1e-9), "wall_seconds": elapsed,
+                   "frame_rate": codec_cfg.frame_rate, "n_q": codec_cfg.n_q, "codebook_size": codec_cfg.codebook_size}
+        run.update_metrics("train", {"final_loss": summary["final_loss"], "steps": total,
+                                     "audio_seconds_per_second": summary["audio_seconds_per_second"]})
+        run.update_info(steps_done=total)
+    return summary
+
+
+def _usage(indices, cfg) -> dict[str, float]:
+    """Batch codebook usage (mean over the levels used) and level-1 perplexity, for the training log."""
+    from tokbench.metrics.codebook import counts_from_ids, perplexity, usage
+
+    idx = indices.detach().reshape(-1, cfg.n_q).cpu().numpy()
+    used = []
+    for q in range(cfg.n_q):
+        col = idx[:, q]
+        col = col[col >= 0]
+        if col.size:
+            used.append(usage(counts_from_ids(col, cfg.codebook_size)))
+    first = idx[:, 0][idx[:, 0] >= 0]
+    return {"usage": float(np.mean(used)) if used else 0.0,
+            "perplexity": perplexity(counts_from_ids(first, cfg.codebook_size)) if first.size else 0.0}

@@ -1,0 +1,102 @@
+"""`tokbench fit-vq`: train a visual tokenizer (grid2d, latent1d, binary, flexible) into a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from tokbench.cli import app
+from tokbench.cli.common import DEFAULT_RUNS_DIR, JsonOpt, NameOpt, RunsDirOpt, emit, fmt, stderr, stdout
+from tokbench.errors import TokbenchError
+
+
+def _levels(text: Optional[str]) -> Optional[list[int]]:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise TokbenchError(f"--fsq-levels {text!r}: expected comma-separated integers like 8,5,5,5") from None
+
+
+@app.command("fit-vq")
+def fit_vq_command(
+    family: Annotated[Optional[str], typer.Option("--family", "-f", help="grid2d | latent1d | binary | flexible (default grid2d).")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Images: builtin:fashion-mnist (default), builtin:digits, builtin:photos, a folder, IDX or .npz file.")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Training steps (default per family).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML or YAML file of model/train knobs (flat or [model]/[train] tables).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Images per step (per process under torchrun).")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate (AdamW, warmup then cosine).")] = None,
+    quantizer: Annotated[Optional[str], typer.Option("--quantizer", help="vq | fsq (grid2d, latent1d, flexible); lfq | bsq (binary).")] = None,
+    codebook_size: Annotated[Optional[int], typer.Option("--codebook-size", help="VQ codebook entries.")] = None,
+    code_dim: Annotated[Optional[int], typer.Option("--code-dim", help="Quantized latent width (vq, fsq).")] = None,
+    fsq_levels: Annotated[Optional[str], typer.Option("--fsq-levels", help="FSQ levels, comma-separated, one per code dim (e.g. 8,5,5,5).")] = None,
+    bits: Annotated[Optional[int], typer.Option("--bits", help="Binary family: bits per token (may exceed 63).")] = None,
+    entropy_group: Annotated[Optional[int], typer.Option("--entropy-group", help="Binary family: bits per group of the factorized entropy loss.")] = None,
+    num_tokens: Annotated[Optional[int], typer.Option("--num-tokens", help="1D layouts: latent tokens per image.")] = None,
+    layout: Annotated[Optional[str], typer.Option("--layout", help="Binary family: 2d (conv grid) or 1d (ViT latents).")] = None,
+    width: Annotated[Optional[int], typer.Option("--width", help="Conv base channels / transformer width.")] = None,
+    depth: Annotated[Optional[int], typer.Option("--depth", help="Conv downsampling stages / transformer layers.")] = None,
+    heads: Annotated[Optional[int], typer.Option("--heads", help="Attention heads (1D layouts).")] = None,
+    patch_size: Annotated[Optional[int], typer.Option("--patch-size", help="ViT patch size (1D layouts).")] = None,
+    image_size: Annotated[Optional[int], typer.Option("--image-size", help="Images are resized/cropped to this side.")] = None,
+    channels: Annotated[Optional[int], typer.Option("--channels", help="1 (grey) or 3 (RGB).")] = None,
+    ema: Annotated[Optional[bool], typer.Option("--ema/--learnable-codebook", help="VQ codebook updated by EMA (default) or by gradients.")] = None,
+    causal: Annotated[Optional[bool], typer.Option("--causal/--no-causal", help="Flexible family: causal mask over latent tokens.")] = None,
+    checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Write a safetensors checkpoint every N steps.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for init, data order and every random draw.")] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or auto.")] = "auto",
+    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch (default: torch's choice).")] = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue an interrupted run folder from its last checkpoint.")] = None,
+    runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
+    name: NameOpt = None,
+    json_out: JsonOpt = False,
+) -> int:
+    """Train a visual tokenizer on images and write a **visual-vq** run folder.
+
+    Defaults train each family on **builtin:fashion-mnist** on a CPU in minutes. Under
+    **torchrun --nproc_per_node N** it trains with DistributedDataParallel. Evaluate with
+    **tokbench eval-vq RUN**.
+    """
+    from tokbench.visual.train import fit_vq
+
+    model_options: dict[str, Any] = {
+        "quantizer": quantizer, "codebook_size": codebook_size, "code_dim": code_dim,
+        "fsq_levels": _levels(fsq_levels), "bits": bits, "entropy_group": entropy_group, "num_tokens": num_tokens,
+        "layout": layout, "width": width, "depth": depth, "heads": heads, "patch_size": patch_size,
+        "image_size": image_size, "channels": channels, "ema": ema, "causal": causal,
+    }
+    model_options = {k: v for k, v in model_options.items() if v is not None}
+    result = fit_vq(family, data, steps=steps, config=config, runs_dir=runs_dir, name=name, resume=resume,
+                    seed=seed, device=device, checkpoint_every=checkpoint_every, batch_size=batch_size, lr=lr,
+                    model_options=model_options, threads=threads)
+    if result.run_dir is None:  # a torchrun rank other than 0: rank 0 reports for all
+        return 0 if result.status == "done" else 1
+    payload = result.to_dict()
+    emit(payload, json_out, _render)
+    if result.status != "done":
+        stderr.print(f"tokbench: fit-vq {result.status}: {result.message}")
+        return 1
+    return 0
+
+
+def _render(payload: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"fit-vq {payload['family']}: {payload['status']}")
+    table.add_column("field", style="bold")
+    table.add_column("value", justify="right")
+    rows = [("run", payload["run_dir"]), ("steps", payload["steps"]), ("final loss", payload["final_loss"]),
+            ("seconds", payload["seconds"]), ("train images/s", payload["images_per_second"])]
+    metrics = payload.get("metrics") or {}
+    rows += [(k.replace("_", " "), metrics[k]) for k in ("tokens_per_image", "bits_per_token", "bits_per_image")
+             if k in metrics]
+    if payload.get("resumed_from") is not None:
+        rows.append(("resumed from step", payload["resumed_from"]))
+    for key, value in rows:
+        table.add_row(key, fmt(value) if value is not None else "-")
+    stdout.print(table)
+    if payload["status"] == "done" and payload["run_dir"]:
+        stdout.print(f"next: tokbench eval-vq {payload['run_dir']}")

@@ -1,0 +1,1 @@
+"""Image tokenizers: four interchangeable VQ families, their fit loop and their evaluation."""

@@ -1,0 +1,328 @@
+"""What the four families share: one config with the same knobs, one base class with the same methods,
+and the two backbones (a VQGAN-style conv stack and a TiTok-style ViT) they are built from.
+
+Every family is encoder -> quantizer (`tokbench.visual.quantize`) -> decoder, and exposes
+`encode(images) -> tokens`, `decode(tokens) -> images`, `forward(images) -> (recon, losses, info)`,
+`tokens_per_image`, `bits_per_token` and `budgets()`, so eval and training never look at the family.
+Images are float tensors (B, C, H, W) in [0, 1]; the networks see them rescaled to [-1, 1].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from tokbench.errors import TokbenchError
+from tokbench.visual.quantize import make_quantizer
+
+FAMILIES = ("grid2d", "latent1d", "binary", "flexible")
+
+
+@dataclass
+class VQConfig:
+    """Every size knob of every family (each family reads the ones it needs; the names mean the same thing)."""
+
+    image_size: int = 28          # H = W of the images the model takes
+    channels: int = 1             # 1 (gray) or 3 (RGB)
+    width: int = 32               # conv base channels (2D layout) / transformer width (1D layout)
+    depth: int = 2                # conv downsampling stages (2D) / transformer layers per encoder and decoder (1D)
+    heads: int = 4                # attention heads (1D)
+    patch_size: int = 4           # ViT patch size (1D)
+    num_tokens: int = 32          # K latent tokens (1D layout)
+    quantizer: str = "vq"         # vq | fsq | lfq | bsq
+    codebook_size: int = 512      # vq codebook entries
+    code_dim: int = 8             # quantized latent width (vq, fsq); lfq/bsq use `bits`
+    fsq_levels: list[int] = field(default_factory=lambda: [8, 5, 5, 5])
+    bits: int = 16                # binary code width per token (lfq / bsq); may exceed 63
+    entropy_group: int = 8        # bits per group in the factorized entropy loss (binary)
+    entropy_weight: float = 0.02  # binary entropy loss weight (0.1 costs ~1.5 dB PSNR at our short CPU runs)
+    commitment_weight: float = 0.25
+    ema: bool = True              # vq: EMA codebook (else learnable)
+    dead_code_threshold: float = 2.0  # vq: replace codes whose EMA cluster size drops below this
+    layout: str = "2d"            # binary: 2d grid (conv) or 1d latent tokens (ViT)
+    nested_dropout: bool = True   # flexible: train with nested dropout over the token order
+    causal: bool = True           # flexible: causal attention mask over the latent tokens in the encoder
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+#: defaults per family: small enough to train on a laptop CPU in minutes on Fashion-MNIST
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "grid2d": {"quantizer": "vq", "width": 16, "depth": 2, "codebook_size": 512, "code_dim": 8},
+    "latent1d": {"quantizer": "vq", "width": 64, "depth": 2, "heads": 4, "patch_size": 7, "num_tokens": 32,
+                 "codebook_size": 1024, "code_dim": 8},
+    "binary": {"quantizer": "bsq", "layout": "2d", "width": 16, "depth": 2, "bits": 16},
+    "flexible": {"quantizer": "fsq", "width": 64, "depth": 2, "heads": 4, "patch_size": 7, "num_tokens": 32,
+                 "code_dim": 4, "fsq_levels": [8, 5, 5, 5]},
+}
+
+
+def make_config(family: str, overrides: dict[str, Any] | None = None) -> VQConfig:
+    """The family's defaults with `overrides` applied; unknown knobs and impossible shapes are user errors."""
+    if family not in FAMILIES:
+        raise TokbenchError(f"unknown family {family!r} (expected one of {', '.join(FAMILIES)})")
+    known = {f.name for f in dataclasses.fields(VQConfig)}
+    values = dict(FAMILY_DEFAULTS[family])
+    for key, value in (overrides or {}).items():
+        if key not in known:
+            raise TokbenchError(f"unknown model option {key!r} (known: {', '.join(sorted(known))})")
+        if value is not None:
+            values[key] = value
+    cfg = VQConfig(**values)
+    cfg.fsq_levels = [int(v) for v in cfg.fsq_levels]
+    _validate(family, cfg)
+    return cfg
+
+
+def _validate(family: str, cfg: VQConfig) -> None:
+    for name in ("image_size", "channels", "width", "depth", "heads", "patch_size", "num_tokens", "code_dim"):
+        if int(getattr(cfg, name)) < 1:
+            raise TokbenchError(f"{name} must be >= 1")
+    if family == "binary" and cfg.quantizer not in ("lfq", "bsq"):
+        raise TokbenchError("the binary family takes quantizer lfq or bsq")
+    if family != "binary" and cfg.quantizer not in ("vq", "fsq"):
+        raise TokbenchError(f"the {family} family takes quantizer vq or fsq")
+    if cfg.quantizer == "fsq" and len(cfg.fsq_levels) != cfg.code_dim:
+        raise TokbenchError(f"fsq_levels {cfg.fsq_levels} must have code_dim={cfg.code_dim} entries")
+    if cfg.codebook_size < 2:
+        raise TokbenchError("codebook_size must be >= 2")
+    layout = "1d" if family in ("latent1d", "flexible") else ("2d" if family == "grid2d" else cfg.layout)
+    if layout not in ("1d", "2d"):
+        raise TokbenchError("layout must be 1d or 2d")
+    if layout == "2d" and cfg.image_size % (2 ** cfg.depth):
+        raise TokbenchError(f"image_size {cfg.image_size} is not divisible by 2**depth = {2 ** cfg.depth}")
+    if layout == "1d":
+        if cfg.image_size % cfg.patch_size:
+            raise TokbenchError(f"image_size {cfg.image_size} is not divisible by patch_size {cfg.patch_size}")
+        if cfg.width % cfg.heads:
+            raise TokbenchError(f"width {cfg.width} is not divisible by heads {cfg.heads}")
+
+
+# ---------------------------------------------------------------------------------------------- base class
+class VisualTokenizer(nn.Module):
+    """Encoder + quantizer + decoder. Subclasses define `_encode_latents` and `_decode_latents`."""
+
+    family = "base"
+
+    def __init__(self, config: VQConfig) -> None:
+        super().__init__()
+        self.config = config
+        qdim = config.bits if config.quantizer in ("lfq", "bsq") else config.code_dim
+        self.quantizer = make_quantizer(config.quantizer, qdim, config)
+        self.latent_dim = qdim
+
+    # the interface ----------------------------------------------------------------------------------------
+    @property
+    def tokens_per_image(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def bits_per_token(self) -> float:
+        return float(self.quantizer.bits_per_token)
+
+    @property
+    def codebook_size(self) -> int:
+        """Number of distinct tokens (a Python int, exact even for 2^128-code binary tokenizers)."""
+        return int(self.quantizer.codebook_size)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        c = self.config
+        return (c.channels, c.image_size, c.image_size)
+
+    def budgets(self) -> list[int]:
+        """Token budgets evaluation should try: all of them for a fixed-length tokenizer."""
+        return [self.tokens_per_image]
+
+    def forward(self, images: torch.Tensor):
+        """Training pass: (reconstruction in [0,1] scale, unclamped; {name: weighted aux loss}; info)."""
+        self._check_images(images)
+        z = self._encode_latents(images * 2 - 1)
+        zq, tokens, losses = self.quantizer(z)
+        recon = self._decode_latents(zq, self._train_keep(zq)) * 0.5 + 0.5
+        return recon, losses, {"tokens": tokens}
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (B,C,H,W) in [0,1] -> tokens: int64 (B, T), or bool bits (B, T, bits) for binary codes."""
+        self._check_images(images)
+        return self.quantizer.tokens(self._encode_latents(images * 2 - 1))
+
+    @torch.no_grad()
+    def decode(self, tokens: torch.Tensor, keep: int | None = None) -> torch.Tensor:
+        """Tokens -> images (B,C,H,W) clamped to [0,1]. `keep` is honoured by the flexible family only."""
+        if keep is not None and keep != self.tokens_per_image:
+            raise TokbenchError(f"the {self.family} family decodes all {self.tokens_per_image} tokens only")
+        zq = self.quantizer.codes(tokens)
+        return (self._decode_latents(zq, None) * 0.5 + 0.5).clamp(0, 1)
+
+    def stats_ids(self, tokens: torch.Tensor):
+        """(ids (M, G) int64, vocabulary per column) for usage / entropy / perplexity statistics."""
+        return self.quantizer.stats_ids(tokens)
+
+    # for subclasses -------------------------------------------------------------------------------------
+    def _encode_latents(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _decode_latents(self, zq: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _train_keep(self, zq: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+    def _check_images(self, images: torch.Tensor) -> None:
+        if images.ndim != 4 or tuple(images.shape[1:]) != self.image_shape:
+            raise TokbenchError(f"{self.family} model takes images of shape (B, {', '.join(map(str, self.image_shape))})"
+                                f", got {tuple(images.shape)}")
+
+
+# ---------------------------------------------------------------------------------------------- conv backbone
+def _norm(ch: int) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(ch, 8), ch)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_norm(ch), nn.SiLU(), nn.Conv2d(ch, ch, 3, padding=1),
+                                  _norm(ch), nn.SiLU(), nn.Conv2d(ch, ch, 3, padding=1))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+def _stage_channels(width: int, depth: int) -> list[int]:
+    return [width * min(2 ** i, 4) for i in range(depth + 1)]
+
+
+class ConvEncoder(nn.Module):
+    """VQGAN-style (Esser et al. 2021) encoder: conv in, then per stage a strided 4x4 conv (halving H and W,
+    doubling channels up to 4x) and a residual block, then norm + SiLU + 1x1 conv to the code width."""
+
+    def __init__(self, channels: int, width: int, depth: int, out_dim: int) -> None:
+        super().__init__()
+        chs = _stage_channels(width, depth)
+        layers: list[nn.Module] = [nn.Conv2d(channels, chs[0], 3, padding=1)]
+        for i in range(depth):
+            layers += [nn.Conv2d(chs[i], chs[i + 1], 4, stride=2, padding=1), ResBlock(chs[i + 1])]
+        layers += [_norm(chs[-1]), nn.SiLU(), nn.Conv2d(chs[-1], out_dim, 1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class ConvDecoder(nn.Module):
+    """Mirror of ConvEncoder: nearest-neighbour 2x upsampling + 3x3 conv per stage, residual blocks."""
+
+    def __init__(self, channels: int, width: int, depth: int, in_dim: int) -> None:
+        super().__init__()
+        chs = _stage_channels(width, depth)
+        layers: list[nn.Module] = [nn.Conv2d(in_dim, chs[-1], 3, padding=1), ResBlock(chs[-1])]
+        for i in reversed(range(depth)):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(chs[i + 1], chs[i], 3, padding=1),
+                       ResBlock(chs[i])]
+        layers += [_norm(chs[0]), nn.SiLU(), nn.Conv2d(chs[0], channels, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Conv2DTokenizer(VisualTokenizer):
+    """A 2D grid of tokens, (image_size / 2^depth)^2 of them, read in raster order."""
+
+    def __init__(self, config: VQConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.encoder = ConvEncoder(c.channels, c.width, c.depth, self.latent_dim)
+        self.decoder = ConvDecoder(c.channels, c.width, c.depth, self.latent_dim)
+        self.grid = c.image_size // 2 ** c.depth
+
+    @property
+    def tokens_per_image(self) -> int:
+        return self.grid * self.grid
+
+    def _encode_latents(self, x):
+        z = self.encoder(x)  # (B, D, g, g)
+        return z.flatten(2).transpose(1, 2)  # (B, g*g, D)
+
+    def _decode_latents(self, zq, keep):
+        b = zq.shape[0]
+        return self.decoder(zq.transpose(1, 2).reshape(b, self.latent_dim, self.grid, self.grid))
+
+
+# ---------------------------------------------------------------------------------------------- ViT backbone
+def _transformer(width: int, depth: int, heads: int) -> nn.TransformerEncoder:
+    layer = nn.TransformerEncoderLayer(width, heads, dim_feedforward=4 * width, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=True)
+    return nn.TransformerEncoder(layer, depth, norm=nn.LayerNorm(width), enable_nested_tensor=False)
+
+
+class Latent1DTokenizer(VisualTokenizer):
+    """TiTok (Yu et al. 2024, "An Image is Worth 32 Tokens"): a ViT reads the patch tokens plus K learnable
+    latent tokens and keeps only the latents, which are quantized; a ViT decoder reads mask tokens (one per
+    patch) plus the quantized latents and predicts the patches from the mask-token positions.
+
+    `causal` (used by the flexible family) masks attention so latent i sees the patches and latents <= i only,
+    which gives the tokens an order (FlexTok, Bachmann et al. 2025)."""
+
+    def __init__(self, config: VQConfig, causal: bool = False) -> None:
+        super().__init__(config)
+        c = config
+        self.num_patches = (c.image_size // c.patch_size) ** 2
+        w, k = c.width, c.num_tokens
+        self.patch_in = nn.Conv2d(c.channels, w, c.patch_size, stride=c.patch_size)
+        self.patch_pos = nn.Parameter(torch.randn(1, self.num_patches, w) * 0.02)
+        self.latents = nn.Parameter(torch.randn(1, k, w) * 0.02)
+        self.encoder = _transformer(w, c.depth, c.heads)
+        self.to_code = nn.Linear(w, self.latent_dim)
+        self.from_code = nn.Linear(self.latent_dim, w)
+        self.latent_pos = nn.Parameter(torch.randn(1, k, w) * 0.02)
+        self.mask_patch = nn.Parameter(torch.randn(1, 1, w) * 0.02)
+        self.decoder = _transformer(w, c.depth, c.heads)
+        self.patch_out = nn.Linear(w, c.channels * c.patch_size ** 2)
+        self._causal = bool(causal)
+        if self._causal:
+            self.register_buffer("enc_mask", _causal_latent_mask(self.num_patches, k), persistent=False)
+
+    @property
+    def tokens_per_image(self) -> int:
+        return self.config.num_tokens
+
+    def _encode_latents(self, x):
+        b = x.shape[0]
+        patches = self.patch_in(x).flatten(2).transpose(1, 2) + self.patch_pos
+        seq = torch.cat([patches, self.latents.expand(b, -1, -1)], dim=1)
+        out = self.encoder(seq, mask=self.enc_mask if self._causal else None)
+        return self.to_code(out[:, self.num_patches:])
+
+    def _decode_latents(self, zq, keep):
+        b = zq.shape[0]
+        lat = self.from_code(zq)
+        lat = self._apply_keep(lat, keep)
+        lat = lat + self.latent_pos
+        seq = torch.cat([self.mask_patch.expand(b, self.num_patches, -1) + self.patch_pos, lat], dim=1)
+        out = self.patch_out(self.decoder(seq)[:, :self.num_patches])  # (B, P, C*p*p)
+        c, p, g = self.config.channels, self.config.patch_size, self.config.image_size // self.config.patch_size
+        out = out.reshape(b, g, g, c, p, p).permute(0, 3, 1, 4, 2, 5)
+        return out.reshape(b, c, g * p, g * p)
+
+    def _apply_keep(self, lat, keep):
+        return lat
+
+
+def _causal_latent_mask(num_patches: int, k: int) -> torch.Tensor:
+    """Boolean attention mask (True = blocked) over [patches, latents]: patches see patches only; latent i sees
+    all patches and latents 0..i, so earlier tokens cannot depend on later ones."""
+    n = num_patches + k
+    mask = torch.zeros(n, n, dtype=torch.bool)
+    mask[:num_patches, num_patches:] = True
+    mask[num_patches:, num_patches:] = torch.ones(k, k, dtype=torch.bool).triu(1)
+    return mask

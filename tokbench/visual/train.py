@@ -1,0 +1,549 @@
+"""The fit loop for visual tokenizers: run folder, safetensors checkpoints, exact resume, torchrun/DDP.
+
+Loss = l1_weight * |x - x̂|_1 + l2_weight * |x - x̂|_2^2 + the quantizer's aux terms (commitment for VQ,
+commitment + entropy for LFQ/BSQ; FSQ has none). AdamW, linear warmup then cosine decay to 10%.
+
+Exact resume: everything random in step s is a function of (seed, s): the batch is a slice of the
+per-epoch permutation `default_rng([seed, epoch])`, and torch's generator is re-seeded from (seed, s, rank)
+before each step (dead-code replacement, nested-dropout lengths). A checkpoint holds model, optimizer and RNG
+state as tensors in one safetensors file, so an interrupted run resumed from its last checkpoint reproduces
+the uninterrupted loss curve bit for bit on the same machine.
+
+DDP: under `torchrun` (RANK / WORLD_SIZE set) each process trains on its slice of a global batch of
+batch_size x world_size with DistributedDataParallel (gloo on CPU, nccl on CUDA); only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tokbench.errors import TokbenchError
+
+CHECKPOINT_DIR = "checkpoints"
+CKPT_FORMAT = "tokbench-visual-checkpoint-1"
+KEEP_CHECKPOINTS = 2
+
+
+@dataclass
+class TrainConfig:
+    """Knobs of the fit loop (the model's knobs live in `VQConfig`)."""
+
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 50
+    l1_weight: float = 1.0
+    l2_weight: float = 1.0
+    checkpoint_every: int = 250
+    log_every: int = 10
+    seed: int = 0
+    train_limit: int | None = None  # use only the first N training images
+    grad_clip: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+#: per-family defaults of the fit loop (trained in minutes on a 2-core CPU, see benchmarks/RESULTS.md)
+TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "grid2d": {"steps": 1000, "lr": 2e-3},
+    "latent1d": {"steps": 3000, "lr": 3e-3},  # ViTs learn slower per step but each step is cheaper
+    "binary": {"steps": 1000, "lr": 2e-3},
+    "flexible": {"steps": 3000, "lr": 3e-3},
+}
+
+
+@dataclass
+class FitResult:
+    run_dir: Path | None
+    family: str
+    status: str
+    steps: int
+    final_loss: float | None
+    seconds: float
+    images_per_second: float
+    resumed_from: int | None = None
+    message: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    model: Any = field(default=None, repr=False, compare=False)  # the trained nn.Module (on every DDP rank)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "model"}
+        d["run_dir"] = str(self.run_dir) if self.run_dir else None
+        return d
+
+
+# ---------------------------------------------------------------------------------------------- config files
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """A TOML or YAML file of knobs: flat, or with `[model]` and `[train]` tables (plus `family`, `data`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TokbenchError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            doc = yaml.safe_load(text) or {}
+        else:
+            import tomllib
+
+            doc = tomllib.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parse error is the user's file
+        raise TokbenchError(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'TOML'}"
+                            f" ({str(exc).splitlines()[0]})") from None
+    if not isinstance(doc, dict):
+        raise TokbenchError(f"{path}: a config file must hold a table of options")
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in ("model", "train") and isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Split one flat dict into (model knobs, train knobs, other: family / data); unknown names are errors."""
+    from tokbench.visual.families.base import VQConfig
+
+    model_keys = {f.name for f in dataclasses.fields(VQConfig)}
+    train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
+    model, train, other = {}, {}, {}
+    for key, value in options.items():
+        key = key.replace("-", "_")
+        if key in model_keys:
+            model[key] = value
+        elif key in train_keys:
+            train[key] = value
+        elif key in ("family", "data"):
+            other[key] = value
+        else:
+            raise TokbenchError(f"unknown option {key!r} (model: {', '.join(sorted(model_keys))}; "
+                                f"train: {', '.join(sorted(train_keys))})")
+    return model, train, other
+
+
+def make_train_config(family: str, overrides: dict[str, Any]) -> TrainConfig:
+    values = dict(TRAIN_DEFAULTS.get(family, {}))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        tcfg = TrainConfig(**values)
+    except TypeError as exc:
+        raise TokbenchError(f"bad training option: {exc}") from None
+    for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
+        if int(getattr(tcfg, name)) < 1:
+            raise TokbenchError(f"{name} must be >= 1")
+    if not tcfg.lr > 0:
+        raise TokbenchError("lr must be > 0")
+    if tcfg.checkpoint_every % tcfg.log_every:  # log windows must line up with resume points
+        tcfg.log_every = math.gcd(tcfg.checkpoint_every, tcfg.log_every)
+    return tcfg
+
+
+# ---------------------------------------------------------------------------------------------- determinism
+def batch_indices(seed: int, step: int, batch_size: int, n: int, rank: int = 0, world: int = 1) -> np.ndarray:
+    """Indices of this rank's share of global batch `step`: slice [step*B*W, (step+1)*B*W) of the stream of
+    per-epoch permutations `default_rng([seed, epoch]).permutation(n)`; a pure function of its arguments."""
+    global_b = batch_size * world
+    start = step * global_b + rank * batch_size
+    out = np.empty(batch_size, dtype=np.int64)
+    filled = 0
+    while filled < batch_size:
+        epoch, offset = divmod(start + filled, n)
+        perm = _epoch_perm(seed, epoch, n)
+        take = min(batch_size - filled, n - offset)
+        out[filled:filled + take] = perm[offset:offset + take]
+        filled += take
+    return out
+
+
+_PERM_CACHE: dict[tuple[int, int, int], np.ndarray] = {}
+
+
+def _epoch_perm(seed: int, epoch: int, n: int) -> np.ndarray:
+    key = (seed, epoch, n)
+    if key not in _PERM_CACHE:
+        if len(_PERM_CACHE) > 4:
+            _PERM_CACHE.clear()
+        _PERM_CACHE[key] = np.random.default_rng([seed, epoch]).permutation(n)
+    return _PERM_CACHE[key]
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    return int(np.random.SeedSequence([seed, step, rank]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def lr_at(step: int, tcfg: TrainConfig) -> float:
+    """Linear warmup over `warmup_steps`, then cosine decay from lr to 0.1 * lr at the last step."""
+    if step < tcfg.warmup_steps:
+        return tcfg.lr * (step + 1) / tcfg.warmup_steps
+    span = max(1, tcfg.steps - tcfg.warmup_steps)
+    progress = min(1.0, (step - tcfg.warmup_steps) / span)
+    return tcfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+# ---------------------------------------------------------------------------------------------- losses
+def compute_losses(model, images, tcfg: TrainConfig):
+    """(total loss, {name: float}, tokens) for one batch: reconstruction terms plus the quantizer's aux losses."""
+    import torch.nn.functional as F
+
+    recon, aux, info = model(images)
+    l1 = F.l1_loss(recon, images)
+    l2 = F.mse_loss(recon, images)
+    total = tcfg.l1_weight * l1 + tcfg.l2_weight * l2
+    parts = {"l1_loss": l1, "l2_loss": l2}
+    for name, value in aux.items():
+        total = total + value
+        parts[name] = value
+    return total, parts, info["tokens"]
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _optim_tensors(optimizer) -> tuple[dict, dict]:
+    """Optimizer state as flat tensors + JSON metadata (param groups), so it needs no pickle."""
+    import torch
+
+    sd = optimizer.state_dict()
+    tensors = {}
+    for pid, state in sd["state"].items():
+        for key, value in state.items():
+            t = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+            tensors[f"optim.{pid}.{key}"] = t.detach().to("cpu").contiguous().clone()
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def _optim_from_tensors(optimizer, tensors: dict, meta: dict) -> None:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if not name.startswith("optim."):
+            continue
+        _, pid, key = name.split(".", 2)
+        state.setdefault(int(pid), {})[key] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_checkpoint(ckpt_dir: Path, step: int, model, optimizer) -> Path:
+    import torch
+    from safetensors.torch import save
+
+    from tokbench.runs import atomic_write_bytes
+    from tokbench.visual.model_io import state_tensors
+
+    tensors = {f"model.{k}": v for k, v in state_tensors(model).items()}
+    opt, meta = _optim_tensors(optimizer)
+    tensors.update(opt)
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    metadata = {"format": CKPT_FORMAT, "step": str(step), "family": model.family,
+                "config": json.dumps(model.config.to_dict()), "optimizer": json.dumps(meta)}
+    path = ckpt_dir / f"step_{step:08d}.safetensors"
+    atomic_write_bytes(path, save(tensors, metadata=metadata))
+    for old in sorted(ckpt_dir.glob("step_*.safetensors"))[:-KEEP_CHECKPOINTS]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: Path, model, optimizer) -> int:
+    """Restore model, optimizer and RNG from `path`; returns its step. Another family/config is refused."""
+    import torch
+    from safetensors import safe_open
+
+    from tokbench.visual.model_io import load_state
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:  # noqa: BLE001 - a torn or foreign file
+        raise TokbenchError(f"{path}: unreadable checkpoint ({exc})") from None
+    if meta.get("format") != CKPT_FORMAT:
+        raise TokbenchError(f"{path}: not a tokbench visual checkpoint")
+    if meta.get("family") != model.family:
+        raise TokbenchError(f"{path}: checkpoint is a {meta.get('family')} model, not {model.family}")
+    if json.loads(meta.get("config", "{}")) != model.config.to_dict():
+        raise TokbenchError(f"{path}: checkpoint was trained with another model config")
+    load_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(path))
+    _optim_from_tensors(optimizer, tensors, json.loads(meta["optimizer"]))
+    torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    return int(meta["step"])
+
+
+def latest_checkpoint(ckpt_dir: Path) -> Path | None:
+    found = sorted(ckpt_dir.glob("step_*.safetensors")) if ckpt_dir.is_dir() else []
+    return found[-1] if found else None
+
+
+# ---------------------------------------------------------------------------------------------- distributed
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    started_here: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _setup_distributed(device: str) -> _Dist:
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "RANK" not in os.environ:
+        return _Dist()
+    import torch.distributed as dist
+
+    started = False
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+        started = True
+    return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), started)
+
+
+def _resolve_device(device: str, ddp: _Dist) -> str:
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise TokbenchError(f"device must be cpu, cuda or auto, not {device!r}")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise TokbenchError("device cuda asked for, but torch sees no CUDA GPU")
+        if ddp.world > 1:
+            device = f"cuda:{ddp.local_rank}"
+    return device
+
+
+# ---------------------------------------------------------------------------------------------- the fit
+def fit_vq(family: str | None = None, data: str | None = None, *, steps: int | None = None,
+           config: dict[str, Any] | str | os.PathLike | None = None, runs_dir: str | os.PathLike = "runs",
+           name: str | None = None, resume: str | os.PathLike | None = None, seed: int | None = None,
+           device: str = "auto", checkpoint_every: int | None = None, batch_size: int | None = None,
+           lr: float | None = None, model_options: dict[str, Any] | None = None,
+           threads: int | None = None) -> FitResult:
+    """Train a visual tokenizer of `family` on `data` and write a `visual-vq` run folder.
+
+    `config` is a dict or a TOML/YAML file of model and train knobs; keyword arguments and `model_options`
+    (e.g. {"codebook_size": 1024}) override it. `resume` continues an interrupted or failed run from its last
+    checkpoint (its recorded family, data and config are used; conflicting ones are refused). `threads` sets
+    torch's CPU threads (1 is much faster than the default when other jobs share the cores)."""
+    import torch
+
+    if threads is not None:
+        if threads < 1:
+            raise TokbenchError("threads must be >= 1")
+        torch.set_num_threads(threads)
+
+    from tokbench.runs import read_json
+
+    opts = read_config_file(config) if isinstance(config, (str, os.PathLike)) else dict(config or {})
+    model_over, train_over, other = split_options(opts)
+    model_over.update({k: v for k, v in (model_options or {}).items() if v is not None})
+    train_over.update({k: v for k, v in (("steps", steps), ("checkpoint_every", checkpoint_every),
+                                         ("batch_size", batch_size), ("lr", lr), ("seed", seed)) if v is not None})
+
+    run_path = Path(resume) if resume is not None else None
+    if run_path is not None:
+        info = read_json(run_path / "run.json")
+        if info.get("kind") != "visual-vq":
+            raise TokbenchError(f"{run_path}: not a visual-vq run (kind {info.get('kind')})")
+        saved = info.get("config", {})
+        if family is not None and family != saved.get("family"):
+            raise TokbenchError(f"{run_path}: run trains a {saved.get('family')} model, not {family}")
+        if model_over:
+            raise TokbenchError("a resumed run keeps its model config; drop the size options")
+        family, data = saved["family"], saved["data"] if data is None else data
+        if data != saved["data"]:
+            raise TokbenchError(f"{run_path}: run trains on {saved['data']}, not {data}")
+        model_over = saved["model"]
+        # steps and lr may change on resume (e.g. a lower lr after a NaN stop); then the curve differs from here on
+        train_over = {**saved["train"], **{k: v for k, v in train_over.items() if k in ("steps", "lr")}}
+    family = family or other.get("family") or "grid2d"
+    data = data or other.get("data") or "builtin:fashion-mnist"
+
+    from tokbench.visual.families.base import make_config
+
+    mcfg = make_config(family, model_over)
+    tcfg = make_train_config(family, train_over)
+    ddp = _setup_distributed(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        dev = _resolve_device(device, ddp)
+        return _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path)
+    finally:
+        if ddp.started_here:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitResult:
+    import torch
+
+    from tokbench.progress import task
+    from tokbench.runs import Run
+    from tokbench.sources.images import load_images
+    from tokbench.visual.model_io import build_model, save_model
+
+    imgs = load_images(data, "train", size=mcfg.image_size, channels=mcfg.channels, limit=tcfg.train_limit)
+    if imgs.shape != (mcfg.channels, mcfg.image_size, mcfg.image_size):
+        raise TokbenchError(f"{data}: images are {imgs.shape}, the model takes "
+                            f"{(mcfg.channels, mcfg.image_size, mcfg.image_size)}")
+    train = torch.from_numpy(np.ascontiguousarray(imgs.images, dtype=np.float32))
+    n = train.shape[0]
+
+    torch.manual_seed(tcfg.seed)
+    model = build_model(family, mcfg).to(dev)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay,
+                                  betas=(0.9, 0.99))
+
+    run = None
+    start = 0
+    config_doc = {"family": family, "data": data, "model": mcfg.to_dict(), "train": tcfg.to_dict()}
+    if ddp.is_main:
+        if run_path is not None:
+            run = Run.resume(run_path)
+            run.update_info(config=config_doc)
+        else:
+            run = Run.create(runs_dir, "visual-vq", config_doc, name=name, data=imgs.fingerprint(),
+                             packages=("torch", "vector-quantize-pytorch", "safetensors"))
+    status, message, last_good, final_loss = "done", None, start, None
+    t0, images_done = time.perf_counter(), 0
+    counts = None
+    try:
+        if run_path is not None:
+            ckpt = latest_checkpoint(run_path / "artifacts" / CHECKPOINT_DIR)
+            if ckpt is not None:
+                start = load_checkpoint(ckpt, model, optimizer)
+            if run is not None:
+                run.truncate_log(lambda r: int(r.get("step", 0)) <= start)
+        ckpt_dir = (run.artifacts / CHECKPOINT_DIR) if run is not None else None
+
+        train_model = model
+        if ddp.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # the flexible family's mask token is unused in a step where every sample keeps all K tokens
+            train_model = DistributedDataParallel(model, device_ids=[dev] if dev.startswith("cuda") else None,
+                                                  find_unused_parameters=family == "flexible")
+        status, last_good = "done", start
+        with (task(f"fit-vq {family}", total=tcfg.steps) if ddp.is_main else _NoBar()) as bar:
+            bar.update(completed=start)
+            model.train()
+            for step in range(start, tcfg.steps):
+                torch.manual_seed(step_seed(tcfg.seed, step, ddp.rank))
+                idx = batch_indices(tcfg.seed, step, tcfg.batch_size, n, ddp.rank, ddp.world)
+                batch = train[torch.from_numpy(idx)].to(dev, non_blocking=True)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(step, tcfg)
+                loss, parts, tokens = compute_losses(train_model, batch, tcfg)
+                finite = torch.isfinite(loss.detach()).float()
+                if ddp.world > 1:
+                    import torch.distributed as dist
+
+                    dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+                if finite.item() < 1:
+                    status = "failed"
+                    message = (f"non-finite loss at step {step + 1}; stopped, last good checkpoint (step "
+                               f"{last_good}) kept" + ("" if last_good else " — none was written yet"))
+                    break
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if tcfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+                optimizer.step()
+                images_done += batch.shape[0]
+                final_loss = float(loss.detach())
+                counts = _accumulate_counts(model, tokens, counts)
+                done = step + 1
+                if run is not None and done % tcfg.log_every == 0:
+                    recon = tcfg.l1_weight * parts["l1_loss"] + tcfg.l2_weight * parts["l2_loss"]
+                    run.log({"step": done, "loss": final_loss, "recon_loss": float(recon.detach()),
+                             **{k: float(v.detach()) for k, v in parts.items()}, "lr": lr_at(step, tcfg),
+                             **_usage_stats(counts)})
+                if done % tcfg.log_every == 0:
+                    counts = None
+                if done % tcfg.checkpoint_every == 0 or done == tcfg.steps:
+                    if run is not None:
+                        try:
+                            save_checkpoint(ckpt_dir, done, model, optimizer)
+                            save_model(run.artifacts, model)
+                            run.update_info(steps_done=done)
+                        except OSError as exc:
+                            raise TokbenchError(f"{run.path}: cannot write the step-{done} checkpoint "
+                                                f"({exc.strerror}); the step-{last_good} one is kept") from None
+                    last_good = done
+                bar.advance(1)
+    except KeyboardInterrupt:
+        if run is not None:
+            run.finish("interrupted", f"interrupted at step {last_good}; resume with --resume {run.path}")
+        raise
+    except Exception as exc:
+        if run is not None:
+            run.finish("failed", f"{type(exc).__name__}: {exc}")
+        raise
+    seconds = time.perf_counter() - t0
+    ips = images_done * ddp.world / seconds if seconds > 0 else 0.0
+    metrics = {}
+    if run is not None:
+        metrics = {"train_steps": last_good, "final_loss": final_loss, "train_images_per_second": ips,
+                   "tokens_per_image": model.tokens_per_image, "bits_per_token": model.bits_per_token,
+                   "bits_per_image": model.tokens_per_image * model.bits_per_token}
+        run.update_metrics(f"{data}/train", metrics)
+        if status == "done":
+            run.finish("done")
+        else:
+            run.finish("failed", message)
+    return FitResult(run.path if run else None, family, status, last_good, final_loss, seconds, ips,
+                     resumed_from=start if run_path is not None else None, message=message, metrics=metrics,
+                     model=model)
+
+
+class _NoBar:
+    """What ranks other than 0 draw: nothing."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def advance(self, n=1):
+        pass
+
+    def update(self, **kw):
+        pass
+
+
+def _accumulate_counts(model, tokens, counts):
+    """Running code counts per statistics column over the current log window (what usage/perplexity read)."""
+    import torch
+
+    ids, vocab = model.stats_ids(tokens.detach())
+    fresh = torch.stack([torch.bincount(ids[:, j], minlength=vocab) for j in range(ids.shape[1])]).cpu()
+    return fresh if counts is None else counts + fresh
+
+
+def _usage_stats(counts) -> dict[str, float]:
+    """Codebook usage (fraction of codes used), entropy and perplexity over the log window; for factorized
+    binary codes, usage is averaged over bit groups and entropy summed (perplexity = 2^entropy)."""
+    from tokbench.metrics.codebook import entropy_bits, usage
+
+    if counts is None:
+        return {}
+    arr = counts.numpy()
+    ent = float(sum(entropy_bits(row) for row in arr))
+    return {"usage": float(np.mean([usage(row) for row in arr])), "entropy_bits": ent, "perplexity": 2.0 ** ent}
