@@ -16,6 +16,13 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def load_note() -> str:
+    """How busy the machine was (the 1-minute load average), so readers can judge the absolute figures."""
+    import os
+
+    return f"1-minute load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores when it finished"
+
+
 def write_section(title: str, body: str) -> None:
     """Replace (or append) the `## title` section of RESULTS.md with `body`."""
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER

@@ -96,13 +96,16 @@ def main() -> None:
     print("\n".join(table))
     print("monotonic:", ev["monotonic"])
 
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _results import load_note
+
     cfg = model.cfg
     lines = [
         SECTION, "",
         f"`python benchmarks/audio_fit.py --threads {args.threads}`" + (" (timing and evaluating the run it trained "
         "earlier; training figures from that run)" if args.run else "") + f" ({time.strftime('%Y-%m-%d')}, "
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} torch thread(s); "
-        "the 2-core CPU was shared with other jobs, so absolute speeds are noisy, ratios less so).",
+        f"{load_note()}; absolute speeds move with load, ratios less so).",
         "",
         f"- codec: strides {'·'.join(map(str, cfg.strides))} = hop {cfg.hop_length} at {sr} Hz -> "
         f"{cfg.frame_rate:g} frames/s; {cfg.n_q} quantizers x {cfg.codebook_size} codes "

@@ -82,7 +82,7 @@ def main() -> None:
 
 def _write(args, multi: dict, single: dict) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _results import machine, write_section
+    from _results import load_note, machine, write_section
 
     rows = []
     for run in (multi, single):
@@ -101,8 +101,8 @@ on builtin:english held-out ({multi['lines']:,} lines, {multi['bytes'] / 1e6:.2f
 |---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-- best of {args.repeats}, HF and fast interleaved; machine: {machine()}, shared with other jobs (load average
-  high during the run), so absolute times are noisy; the ratios are measured in the same run.
+- best of {args.repeats}, HF and fast interleaved; machine: {machine()}, {load_note()}; absolute times move
+  with load, the ratios are measured in the same run.
 - {multi['phantoms']:,} phantom pairs (x+y in the vocabulary but not the merge that made it) exist in this
   vocabulary; verification on {multi['verified']:,} texts (every token's string, a Unicode sweep and 2,000
   corpus lines) found no difference, and the tests compare both encoders on every built-in corpus and on

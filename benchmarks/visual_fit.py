@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TOKBENCH_PROGRESS", "0")
 
-from _results import machine, write_section  # noqa: E402
+from _results import load_note, machine, write_section  # noqa: E402
 
 FAMILIES = ("grid2d", "latent1d", "binary", "flexible")
 SECTION = "Visual (issue 6)"
@@ -91,8 +91,7 @@ def main() -> None:
     lines = [
         f"`.venv/bin/python benchmarks/visual_fit.py --steps {args.steps} --eval-images {args.eval_images}` on "
         f"{machine()}, torch CPU with {threads} threads, default family configs, builtin:fashion-mnist 28x28.",
-        f"The CPU was shared with other jobs while this ran (1-minute load average {os.getloadavg()[0]:.1f} on "
-        f"{os.cpu_count()} cores at the end), so absolute figures are noisy; the ratios "
+        f"Machine load: {load_note()}; absolute figures move with load, the ratios "
         f"(vs {base['family']} in the same run) are the comparable part. PSNR is after only {args.steps} steps "
         "(a throughput run, not a quality run).",
         "",
