@@ -110,6 +110,10 @@ def test_dashboard_in_chromium(server, tmp_path: Path) -> None:
                                     ("Kernels", ["bench-cpu", "tiled_torch", "Speedup"])):
                 page.get_by_role("link", name=label).first.click()
                 _settle(page)
+                # On a loaded machine the page can read "not running" before the rerun the click asked for has
+                # started; wait for the page's own content (bounded) before reading the text.
+                page.get_by_text(expected[0], exact=False).first.wait_for(state="attached", timeout=30_000)
+                _settle(page)
                 body = page.inner_text("body")
                 for needle in expected:
                     assert needle in body, f"{needle!r} missing on the {label} page"
