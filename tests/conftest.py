@@ -28,6 +28,17 @@ HARD_STRINGS = [
 ]
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and spin-waiting threads crawl when other jobs share the cores."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def english_train_path() -> Path:
     from tokbench.sources.text import builtin_path

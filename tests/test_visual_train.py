@@ -23,13 +23,7 @@ TINY = {"image_size": 8, "width": 8, "depth": 1, "codebook_size": 32, "code_dim"
         "batch_size": 16, "warmup_steps": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models run fastest on one thread, and spin-waiting threads crawl when other jobs share the cores."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _fit(tmp_path, name, **kw):

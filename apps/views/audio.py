@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
 import streamlit as st
 
-from tbdash import charts, data, media
+from tbdash import charts, curves, data, media
 
 ORIGINAL = re.compile(r"^original_(\d+)\.wav$")
 RECON = re.compile(r"^recon_q(\d+)_(\d+)\.wav$")
@@ -92,15 +91,4 @@ with tab_listen:
         st.info("No audio to play yet: `tokbench eval-audio runs/<RUN>` writes artifacts/eval/*.wav.")
 
 with tab_train:
-    logs = {r.name: data.read_log(r) for r in runs}
-    logs = {n: f for n, f in logs.items() if not f.empty and "step" in f.columns}
-    if not logs:
-        st.info("No training logs (log.jsonl) in these runs.")
-    else:
-        columns = sorted({c for f in logs.values() for c in f.columns if c != "step"})
-        default = [c for c in ("loss", "recon_loss", "usage") if c in columns] or columns[:2]
-        for metric in st.multiselect("Curves", columns, default=default, key="audio_curves"):
-            long = pd.concat([f[["step", metric]].rename(columns={metric: "value"}).assign(run=n)
-                              for n, f in logs.items() if metric in f.columns]).dropna()
-            st.markdown(f"**{metric}**")
-            st.altair_chart(charts.lines(long, "step", "value", "run", "step", metric), width="stretch")
+    curves.training_curves(runs, ("loss", "recon_loss", "usage"), key="audio_curves")

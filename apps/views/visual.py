@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from tbdash import charts, data, media
+from tbdash import charts, curves, data, media
 
 RATE_METRICS = ("bits_per_image", "bits_per_pixel", "tokens_per_image", "bits_per_token")
 CODEBOOK_WORDS = ("usage", "perplexity", "dead", "entropy", "density", "utilization")
@@ -159,16 +159,4 @@ with tab_cb:
 
 # ---------------------------------------------------------------------------------------------- training
 with tab_train:
-    logs = {r.name: data.read_log(r) for r in runs}
-    logs = {n: f for n, f in logs.items() if not f.empty and "step" in f.columns}
-    if not logs:
-        st.info("No training logs (log.jsonl) in these runs.")
-    else:
-        columns = sorted({c for f in logs.values() for c in f.columns if c != "step"})
-        default = [c for c in ("loss", "recon_loss", "perplexity") if c in columns] or columns[:2]
-        chosen = st.multiselect("Curves", columns, default=default, key="visual_curves")
-        for metric in chosen:
-            long = pd.concat([f[["step", metric]].rename(columns={metric: "value"}).assign(run=n)
-                              for n, f in logs.items() if metric in f.columns]).dropna()
-            st.markdown(f"**{metric}**")
-            st.altair_chart(charts.lines(long, "step", "value", "run", "step", metric), width="stretch")
+    curves.training_curves(runs, ("loss", "recon_loss", "perplexity"), key="visual_curves")
