@@ -123,6 +123,7 @@ def test_evaluate_fixed_model_writes_report_metrics_and_reconstructions(run_dir)
     with np.load(run_dir / "artifacts" / "eval" / "reconstructions.npz") as npz:
         assert npz["original"].shape == (8, 28, 28, 1) and npz["original"].dtype == np.uint8
         assert npz["budget_16"].shape == (8, 28, 28, 1)
+        assert np.array_equal(npz["codes"], ids)  # every evaluated image's code ids, for usage histograms
     # a second evaluation on other data keeps the first one's rows
     evaluate_vq(run_dir, data="builtin:fashion-mnist", split="train", limit=40, model=model)
     datasets = {r["dataset"] for r in read_json(run_dir / "report.json")["rows"]}

@@ -214,6 +214,8 @@ def evaluate_vq(run_dir: str | Path, data: str = "builtin:fashion-mnist", split:
 
     n_ex = min(examples, n)
     recon_examples = {"original": _to_uint8_hwc(images[:n_ex])}
+    if tokens_np.ndim == 2:  # code ids of every evaluated image, for usage histograms (bit codes have none)
+        recon_examples["codes"] = tokens_np.astype(np.int32 if tokens_np.max(initial=0) < 2**31 else np.int64)
     per_budget: list[dict[str, Any]] = []
     decode_seconds = 0.0
     for k in chosen:
