@@ -42,7 +42,7 @@ def test_fit_writes_a_run_folder(trained):
     assert [r["step"] for r in rec.log()] == [1, 2, 3, 4, 5, 6]
     assert all(np.isfinite(r["loss"]) and 0 <= r["usage"] <= 1 for r in rec.log())
     assert sorted(p.name for p in (rec.artifacts / "checkpoints").iterdir()) == [
-        "step_0000003.safetensors", "step_0000006.safetensors"]
+        "step_00000003.safetensors", "step_00000006.safetensors"]
 
 
 def test_resume_follows_the_same_loss_curve(trained, monkeypatch):
@@ -59,7 +59,7 @@ def test_resume_follows_the_same_loss_curve(trained, monkeypatch):
         T.fit_audio(steps=6, runs_dir=runs, name="cut", **TINY)
     cut = runs / "cut"
     assert load_run(cut).status == "interrupted"
-    assert (cut / "artifacts" / "checkpoints" / "step_0000004.safetensors").is_file()  # finished steps kept
+    assert (cut / "artifacts" / "checkpoints" / "step_00000004.safetensors").is_file()  # finished steps kept
     monkeypatch.setattr(T, "batch_for_step", real_batch)
     T.fit_audio(resume=cut, threads=1)
     assert load_run(cut).status == "done"
@@ -83,7 +83,7 @@ def test_nan_loss_stops_keeps_checkpoint_and_marks_failed(tmp_path, monkeypatch)
         T.fit_audio(steps=6, runs_dir=tmp_path, name="nan", **TINY)
     rec = load_run(tmp_path / "nan")
     assert rec.status == "failed" and "nan" in rec.info["error"]
-    assert (rec.artifacts / "checkpoints" / "step_0000003.safetensors").is_file()
+    assert (rec.artifacts / "checkpoints" / "step_00000003.safetensors").is_file()
     assert [r["step"] for r in rec.log()] == [1, 2, 3, 4]
 
 

@@ -152,8 +152,13 @@ def test_binary_128_bits_roundtrip_and_entropy(kind):
     assert torch.isfinite(total)
     total.backward()
     assert z.grad is not None and float(z.grad.abs().sum()) > 0
-    ids, vocab = q.stats_ids(bits)
-    assert ids.shape == (20, 16) and vocab == 256 and int(ids.max()) < 256
+    ids, vocabs = q.stats_ids(bits)
+    assert ids.shape == (20, 16) and vocabs == [256] * 16 and int(ids.max()) < 256
+    # a narrower last group has its own, smaller vocabulary (70 = 8 x 8 + 6 bits)
+    from tokbench.visual.quantize import Binary
+
+    ids70, vocabs70 = Binary(70, spherical=False, group=8).stats_ids(torch.ones(3, 70, dtype=torch.bool))
+    assert vocabs70 == [256] * 8 + [64] and ids70[:, -1].tolist() == [63, 63, 63]
 
 
 def test_binary_factorized_entropy_matches_brute_force():
@@ -172,14 +177,6 @@ def test_binary_factorized_entropy_matches_brute_force():
         avg = p.mean(0)
         expected = per_sample - (-(avg * avg.log()).sum())
         assert float(q._entropy_loss(u)) == pytest.approx(float(expected), abs=1e-4)
-
-
-def test_library_lfq_cannot_hold_64_bits():
-    """Why tokbench has its own binary quantizer: the library's LFQ builds all 2^bits codes."""
-    from vector_quantize_pytorch import LFQ
-
-    with pytest.raises((OverflowError, RuntimeError, ValueError)):
-        LFQ(dim=64, codebook_size=2 ** 64)
 
 
 def test_save_load_roundtrip_and_refusals(tmp_path):

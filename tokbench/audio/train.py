@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from tokbench.checkpoint import latest_checkpoint
 from tokbench.errors import TokbenchError
-from tokbench.runs import Run, atomic_write_bytes, read_json
+from tokbench.runs import Run, read_json
 
 KIND = "audio-codec"
 CKPT_DIR = "checkpoints"
@@ -93,61 +94,27 @@ def total_loss(model, mel_loss, batch, dropout_seed: int, cfg: dict) -> tuple[An
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
-def _checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    folder = run_dir / "artifacts" / CKPT_DIR
-    found = []
-    for p in folder.glob("step_*.safetensors"):
-        try:
-            found.append((int(p.stem.split("_")[1]), p))
-        except (IndexError, ValueError):
-            continue
-    return sorted(found)
+CKPT_FORMAT = "tokbench-audio-checkpoint-1"
 
 
 def save_checkpoint(run: Run, model, optim, steps_done: int) -> Path:
-    """Model + Adam state + RNG state as safetensors tensors (no pickle); keeps the newest two."""
-    import torch
-    from safetensors.torch import save
-
+    """Model, optimizer and RNG state as safetensors tensors (no pickle); keeps the newest two."""
     from tokbench.audio.codec import state_tensors
+    from tokbench.checkpoint import save_checkpoint as save
 
-    tensors = state_tensors(model, "model.")
-    params = [p for g in optim.param_groups for p in g["params"]]
-    for i, p in enumerate(params):
-        state = optim.state.get(p, {})
-        for key in ("exp_avg", "exp_avg_sq", "step"):
-            if key in state:
-                value = state[key]
-                value = value if torch.is_tensor(value) else torch.tensor(float(value))
-                tensors[f"optim.{i}.{key}"] = value.detach().to("cpu").contiguous().clone()
-    tensors["rng.torch"] = torch.get_rng_state()
-    if torch.cuda.is_available():
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    path = run.artifacts / CKPT_DIR / f"step_{steps_done:07d}.safetensors"
-    atomic_write_bytes(path, save(tensors, metadata={"steps_done": str(steps_done), "format": "tokbench-audio-1"}))
-    for _, old in _checkpoints(run.path)[:-KEEP_CHECKPOINTS]:
-        old.unlink(missing_ok=True)
-    return path
+    return save(run.artifacts / CKPT_DIR, steps_done, state_tensors(model), optim, {"format": CKPT_FORMAT},
+                keep=KEEP_CHECKPOINTS)
 
 
-def load_checkpoint(path: Path, model, optim, device: str) -> int:
-    import torch
-    from safetensors import safe_open
+def load_checkpoint(path: Path, model, optim) -> int:
+    """Restore model, optimizer and RNG state from `path`; returns the number of steps done."""
+    from tokbench.checkpoint import model_tensors, read_checkpoint, restore_training_state
 
-    with safe_open(str(path), framework="pt") as fh:
-        steps_done = int(fh.metadata()["steps_done"])
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    params = [p for g in optim.param_groups for p in g["params"]]
-    for i, p in enumerate(params):
-        if f"optim.{i}.exp_avg" in tensors:
-            optim.state[p] = {"step": tensors[f"optim.{i}.step"],
-                              "exp_avg": tensors[f"optim.{i}.exp_avg"].to(device),
-                              "exp_avg_sq": tensors[f"optim.{i}.exp_avg_sq"].to(device)}
-    torch.set_rng_state(tensors["rng.torch"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
-    return steps_done
+    tensors, meta = read_checkpoint(path)
+    if meta.get("format") != CKPT_FORMAT:
+        raise TokbenchError(f"{path}: not a tokbench audio checkpoint")
+    model.load_state_dict(model_tensors(tensors))
+    return restore_training_state(tensors, meta, optim)
 
 
 # ---------------------------------------------------------------------------------------------- the loop
@@ -226,9 +193,9 @@ def _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, 
 
     if resume is not None:
         run = Run.resume(resume)
-        ckpts = _checkpoints(run.path)
-        start = load_checkpoint(ckpts[-1][1], model, optim, device) if ckpts else 0
-        if not ckpts:
+        ckpt = latest_checkpoint(run.artifacts / CKPT_DIR)
+        start = load_checkpoint(ckpt, model, optim) if ckpt is not None else 0
+        if ckpt is None:
             torch.manual_seed(cfg["seed"])
             model = AudioCodec(codec_cfg).to(device).train()
             optim = torch.optim.Adam(model.parameters(), lr=cfg["lr"], betas=(0.8, 0.99))

@@ -37,7 +37,12 @@ def entropy_bits(counts: np.ndarray) -> float:
 
 def perplexity(counts: np.ndarray) -> float:
     """Codebook perplexity exp(H) = 2^H: the effective number of codes in use (as in VQ-VAE reports)."""
-    return float(2.0 ** entropy_bits(counts))
+    return perplexity_from_entropy(entropy_bits(counts))
+
+
+def perplexity_from_entropy(entropy: float) -> float:
+    """2^H for an entropy in bits; infinite past float range (factorized codes of 1,024+ bits)."""
+    return float(2.0 ** entropy) if entropy < 1024 else math.inf
 
 
 def usage(counts: np.ndarray) -> float:

@@ -27,7 +27,6 @@ metrics.json {dataset: metrics at the largest budget}; artifacts/eval/reconstruc
 from __future__ import annotations
 
 import io
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -73,7 +72,7 @@ def code_statistics(tokens: np.ndarray, bits_per_token: float, codebook_size: in
                            "usage": cb.usage(counts), "dead_codes": cb.dead_codes(counts)})
         entropy = float(sum(g["entropy_bits"] for g in groups))
         return {"codebook_usage": float(np.mean([g["usage"] for g in groups])), "entropy_bits": entropy,
-                "perplexity": float(2.0 ** entropy) if entropy < 1000 else math.inf,
+                "perplexity": cb.perplexity_from_entropy(entropy),
                 "dead_codes": int(sum(g["dead_codes"] for g in groups)),
                 "token_information_density": entropy / float(bits_per_token),
                 "factorized": {"group_bits": group, "groups": len(groups)}}

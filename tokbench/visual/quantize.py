@@ -5,7 +5,7 @@ Every adapter maps latents `z` of shape (B, T, dim) to
   (already weighted, summed into the training loss);
 - `tokens(z)`: tokens only, without gradients (the inference path: VQ lookup goes through `tokbench.kernels`);
 - `codes(tokens) -> zq`: the inverse, used by `decode`;
-- `stats_ids(tokens) -> (ids (M, G) int64, vocab)`: integer ids per statistics group, for usage / entropy.
+- `stats_ids(tokens) -> (ids (M, G) int64, [vocabulary of each column])`: integer ids per statistics group, for usage / entropy.
 
 Tokens are int64 code indices (B, T) for `vq` and `fsq`; for `lfq` / `bsq` they are bit tensors (B, T, bits)
 of dtype bool, never packed into one integer, so codes wider than 63 bits are fine.
@@ -87,7 +87,7 @@ class VQ(nn.Module):
         return self.vq.get_output_from_indices(tokens.long())
 
     def stats_ids(self, tokens: torch.Tensor):
-        return tokens.reshape(-1, 1).long(), self.codebook_size
+        return tokens.reshape(-1, 1).long(), [self.codebook_size]
 
 
 class FSQ(nn.Module):
@@ -121,7 +121,7 @@ class FSQ(nn.Module):
         return self.fsq.indices_to_codes(tokens.long())
 
     def stats_ids(self, tokens: torch.Tensor):
-        return tokens.reshape(-1, 1).long(), self.codebook_size
+        return tokens.reshape(-1, 1).long(), [self.codebook_size]
 
 
 class Binary(nn.Module):
@@ -201,14 +201,15 @@ class Binary(nn.Module):
         return (tokens.float() * 2 - 1) * self.scale
 
     def stats_ids(self, tokens: torch.Tensor):
-        """Sub-code ids of each `group`-bit slice: (M, ceil(bits/group)), vocabulary 2^group."""
+        """Sub-code ids of each `group`-bit slice: (M, ceil(bits/group)), and each column's vocabulary
+        (2^group, or 2^width for a narrower last slice)."""
         bits = tokens.reshape(-1, self.bits).long()
         cols = []
         for start in range(0, self.bits, self.group):
             g = bits[:, start:start + self.group]
             weights = 2 ** torch.arange(g.shape[1] - 1, -1, -1, device=g.device)
             cols.append((g * weights).sum(-1))
-        return torch.stack(cols, 1), 2 ** self.group
+        return torch.stack(cols, 1), [2 ** min(self.group, self.bits - start) for start in range(0, self.bits, self.group)]
 
 
 def _bit_patterns(width: int, device) -> torch.Tensor:

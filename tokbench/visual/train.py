@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tokbench.checkpoint import latest_checkpoint
 from tokbench.errors import TokbenchError
 
 CHECKPOINT_DIR = "checkpoints"
@@ -211,81 +212,29 @@ def compute_losses(model, images, tcfg: TrainConfig):
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
-def _optim_tensors(optimizer) -> tuple[dict, dict]:
-    """Optimizer state as flat tensors + JSON metadata (param groups), so it needs no pickle."""
-    import torch
-
-    sd = optimizer.state_dict()
-    tensors = {}
-    for pid, state in sd["state"].items():
-        for key, value in state.items():
-            t = value if isinstance(value, torch.Tensor) else torch.tensor(value)
-            tensors[f"optim.{pid}.{key}"] = t.detach().to("cpu").contiguous().clone()
-    return tensors, {"param_groups": sd["param_groups"]}
-
-
-def _optim_from_tensors(optimizer, tensors: dict, meta: dict) -> None:
-    state: dict[int, dict] = {}
-    for name, value in tensors.items():
-        if not name.startswith("optim."):
-            continue
-        _, pid, key = name.split(".", 2)
-        state.setdefault(int(pid), {})[key] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-
-
 def save_checkpoint(ckpt_dir: Path, step: int, model, optimizer) -> Path:
-    import torch
-    from safetensors.torch import save
-
-    from tokbench.runs import atomic_write_bytes
+    """Model, optimizer and RNG state at `step`, tagged with the family and config that made it."""
+    from tokbench.checkpoint import save_checkpoint as save
     from tokbench.visual.model_io import state_tensors
 
-    tensors = {f"model.{k}": v for k, v in state_tensors(model).items()}
-    opt, meta = _optim_tensors(optimizer)
-    tensors.update(opt)
-    tensors["rng.torch"] = torch.get_rng_state()
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    metadata = {"format": CKPT_FORMAT, "step": str(step), "family": model.family,
-                "config": json.dumps(model.config.to_dict()), "optimizer": json.dumps(meta)}
-    path = ckpt_dir / f"step_{step:08d}.safetensors"
-    atomic_write_bytes(path, save(tensors, metadata=metadata))
-    for old in sorted(ckpt_dir.glob("step_*.safetensors"))[:-KEEP_CHECKPOINTS]:
-        old.unlink(missing_ok=True)
-    return path
+    metadata = {"format": CKPT_FORMAT, "family": model.family, "config": json.dumps(model.config.to_dict())}
+    return save(ckpt_dir, step, state_tensors(model), optimizer, metadata, keep=KEEP_CHECKPOINTS)
 
 
 def load_checkpoint(path: Path, model, optimizer) -> int:
     """Restore model, optimizer and RNG from `path`; returns its step. Another family/config is refused."""
-    import torch
-    from safetensors import safe_open
-
+    from tokbench.checkpoint import model_tensors, read_checkpoint, restore_training_state
     from tokbench.visual.model_io import load_state
 
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    except Exception as exc:  # noqa: BLE001 - a torn or foreign file
-        raise TokbenchError(f"{path}: unreadable checkpoint ({exc})") from None
+    tensors, meta = read_checkpoint(path)
     if meta.get("format") != CKPT_FORMAT:
         raise TokbenchError(f"{path}: not a tokbench visual checkpoint")
     if meta.get("family") != model.family:
         raise TokbenchError(f"{path}: checkpoint is a {meta.get('family')} model, not {model.family}")
     if json.loads(meta.get("config", "{}")) != model.config.to_dict():
         raise TokbenchError(f"{path}: checkpoint was trained with another model config")
-    load_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(path))
-    _optim_from_tensors(optimizer, tensors, json.loads(meta["optimizer"]))
-    torch.set_rng_state(tensors["rng.torch"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
-    return int(meta["step"])
-
-
-def latest_checkpoint(ckpt_dir: Path) -> Path | None:
-    found = sorted(ckpt_dir.glob("step_*.safetensors")) if ckpt_dir.is_dir() else []
-    return found[-1] if found else None
+    load_state(model, model_tensors(tensors), str(path))
+    return restore_training_state(tensors, meta, optimizer)
 
 
 # ---------------------------------------------------------------------------------------------- distributed
@@ -532,18 +481,19 @@ def _accumulate_counts(model, tokens, counts):
     """Running code counts per statistics column over the current log window (what usage/perplexity read)."""
     import torch
 
-    ids, vocab = model.stats_ids(tokens.detach())
-    fresh = torch.stack([torch.bincount(ids[:, j], minlength=vocab) for j in range(ids.shape[1])]).cpu()
-    return fresh if counts is None else counts + fresh
+    ids, vocabs = model.stats_ids(tokens.detach())
+    fresh = [torch.bincount(ids[:, j], minlength=v).cpu() for j, v in enumerate(vocabs)]
+    return fresh if counts is None else [c + f for c, f in zip(counts, fresh)]
 
 
 def _usage_stats(counts) -> dict[str, float]:
     """Codebook usage (fraction of codes used), entropy and perplexity over the log window; for factorized
     binary codes, usage is averaged over bit groups and entropy summed (perplexity = 2^entropy)."""
-    from tokbench.metrics.codebook import entropy_bits, usage
+    from tokbench.metrics.codebook import entropy_bits, perplexity_from_entropy, usage
 
     if counts is None:
         return {}
-    arr = counts.numpy()
-    ent = float(sum(entropy_bits(row) for row in arr))
-    return {"usage": float(np.mean([usage(row) for row in arr])), "entropy_bits": ent, "perplexity": 2.0 ** ent}
+    rows = [c.numpy() for c in counts]
+    ent = float(sum(entropy_bits(row) for row in rows))
+    return {"usage": float(np.mean([usage(row) for row in rows])), "entropy_bits": ent,
+            "perplexity": perplexity_from_entropy(ent)}

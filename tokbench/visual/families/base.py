@@ -163,7 +163,7 @@ class VisualTokenizer(nn.Module):
         return (self._decode_latents(zq, None) * 0.5 + 0.5).clamp(0, 1)
 
     def stats_ids(self, tokens: torch.Tensor):
-        """(ids (M, G) int64, vocabulary per column) for usage / entropy / perplexity statistics."""
+        """(ids (M, G) int64, list of each column's vocabulary size) for usage / entropy / perplexity statistics."""
         return self.quantizer.stats_ids(tokens)
 
     # for subclasses -------------------------------------------------------------------------------------
