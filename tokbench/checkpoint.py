@@ -37,6 +37,11 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return found[-1][1] if found else None
 
 
+def state_tensors(module) -> dict[str, Any]:
+    """A module's state dict as standalone contiguous CPU tensors (safetensors refuses shared storage)."""
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+
+
 def optimizer_tensors(optimizer) -> tuple[dict[str, Any], dict[str, Any]]:
     """The optimizer's state as flat `optim.<param>.<key>` tensors, and its param groups as JSON metadata."""
     import torch

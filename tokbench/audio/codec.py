@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from tokbench.errors import TokbenchError
+from tokbench.kernels import nearest_code
 
 MODEL_FILE = "model.safetensors"
 MEL_BREAK_HZ = 700.0  # the HTK mel scale
@@ -143,16 +144,6 @@ def mdct_basis(hop: int, bins: list[int]) -> torch.Tensor:
     return basis.float()
 
 
-def nearest_codes(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    """Index of the nearest code (Euclidean) for each row of x (N, D) in codebook (K, D).
-
-    Goes through `tokbench.kernels.nearest_code` (fused Triton on CUDA, tiled torch elsewhere; ties go to the
-    lowest index), which never builds the N x K distance matrix the library's search allocates."""
-    from tokbench.kernels import nearest_code
-
-    return nearest_code(x, codebook)
-
-
 class AudioCodec(nn.Module):
     """encode(wave) -> codes (B, n_q, T); decode(codes, n_q) -> wave; forward for training."""
 
@@ -240,7 +231,7 @@ class AudioCodec(nn.Module):
         residual = z.reshape(b * t, d)
         codes = []
         for codebook in self.codebooks()[:n_q]:
-            idx = nearest_codes(residual, codebook)
+            idx = nearest_code(residual, codebook)  # tiled / Triton search, never N x K
             residual = residual - codebook[idx]
             codes.append(idx.reshape(b, t))
         return torch.stack(codes, dim=1)
@@ -277,15 +268,11 @@ def model_info(model: AudioCodec) -> dict:
             "bits_per_token": math.log2(cfg.codebook_size)}
 
 
-def state_tensors(model: nn.Module, prefix: str = "") -> dict[str, torch.Tensor]:
-    """The state dict as standalone contiguous CPU tensors (what safetensors stores)."""
-    return {prefix + k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-
-
 def save_codec(model: AudioCodec, folder: str | Path) -> Path:
     """Write model.safetensors and model.json into `folder` atomically."""
     from safetensors.torch import save
 
+    from tokbench.checkpoint import state_tensors
     from tokbench.runs import atomic_write_bytes, atomic_write_json
 
     folder = Path(folder)

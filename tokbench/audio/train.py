@@ -99,8 +99,7 @@ CKPT_FORMAT = "tokbench-audio-checkpoint-1"
 
 def save_checkpoint(run: Run, model, optim, steps_done: int) -> Path:
     """Model, optimizer and RNG state as safetensors tensors (no pickle); keeps the newest two."""
-    from tokbench.audio.codec import state_tensors
-    from tokbench.checkpoint import save_checkpoint as save
+    from tokbench.checkpoint import save_checkpoint as save, state_tensors
 
     return save(run.artifacts / CKPT_DIR, steps_done, state_tensors(model), optim, {"format": CKPT_FORMAT},
                 keep=KEEP_CHECKPOINTS)

@@ -6,6 +6,7 @@ Definitions are the ones used across the tokenizer literature; each names its fo
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 
 
 def _ratio(num: float, den: float, what: str) -> float:
@@ -57,13 +58,10 @@ def kbps(n_quantizers: int, codebook_size: int, frame_rate: float) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- text (issue 4)
-from collections.abc import Iterable, Sequence  # noqa: E402  (appended section)
-
-
 def fertility_corpus(n_tokens: int, n_words: int) -> float:
     """Fertility, corpus definition: total tokens of the text / whitespace-separated words, with the text
     encoded as it stands (e.g. Scao et al. 2022 BLOOM; Ali et al. 2024). Same formula as `fertility`."""
-    return _ratio(n_tokens, n_words, "fertility (corpus)")
+    return fertility(n_tokens, n_words)
 
 
 def fertility_words_alone(tokens_per_word: Sequence[int]) -> float:

@@ -132,10 +132,6 @@ def load_images(spec: str, split: str = "train", size: int | None = None, channe
     return result
 
 
-def available_builtins() -> list[str]:
-    return [BUILTIN_PREFIX + k for k in _BUILTINS]
-
-
 # ---------------------------------------------------------------------------------------------- array helpers
 def to_float(arr: np.ndarray, what: str) -> np.ndarray:
     """uint8 -> /255; floats must already lie in [0, 1]; other integers must fit 0..255."""

@@ -30,6 +30,16 @@ from tokbench.text.fast_encode import fast_tokenizer
 from tokbench.text.tokenizer import HFTokenizer, TextTokenizer, load_tokenizer
 
 
+def _add_counts(counts: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    """Add one line's token ids to the running histogram (grown if an id lies past the vocabulary)."""
+    if ids:
+        arr = np.asarray(ids, dtype=np.int64)
+        if arr.max() >= counts.size:
+            counts = np.pad(counts, (0, int(arr.max()) + 1 - counts.size))
+        np.add.at(counts, arr, 1)
+    return counts
+
+
 def basic_metrics(tokenizer: TextTokenizer, lines: Iterable[str], batch_size: int = 512) -> dict[str, float]:
     """Bytes/token, chars/token, fertility (tokens per whitespace word), utilization and round-trip rate.
 
@@ -46,11 +56,7 @@ def basic_metrics(tokenizer: TextTokenizer, lines: Iterable[str], batch_size: in
             n_chars += len(line)
             n_words += len(line.split())
             n_tokens += len(ids)
-            if ids:
-                arr = np.asarray(ids, dtype=np.int64)
-                if arr.max() >= counts.size:
-                    counts = np.pad(counts, (0, int(arr.max()) + 1 - counts.size))
-                np.add.at(counts, arr, 1)
+            counts = _add_counts(counts, ids)
             exact += tokenizer.decode(ids) == line
     if n_tokens == 0:
         return {"lines": n_lines, "tokens": 0}
@@ -148,11 +154,7 @@ def corpus_stats(tokenizer: TextTokenizer, lines: list[str], alpha: float = 2.5,
             numbers.update(_NUMBER.findall(line))
             n_tokens += len(ids)
             per_line.append(len(ids))
-            if ids:
-                arr = np.asarray(ids, dtype=np.int64)
-                if arr.max() >= counts.size:
-                    counts = np.pad(counts, (0, int(arr.max()) + 1 - counts.size))
-                np.add.at(counts, arr, 1)
+            counts = _add_counts(counts, ids)
             exact += text == line
             canonical += list(again) == list(ids)
     out: dict[str, float] = {"lines": len(per_line), "tokens": n_tokens}
@@ -171,7 +173,7 @@ def corpus_stats(tokenizer: TextTokenizer, lines: list[str], alpha: float = 2.5,
     out["entropy_bits"] = codebook.entropy_bits(counts)
     out["shannon_efficiency"] = codebook.shannon_efficiency(counts, vocab_size=vsize)
     out[f"renyi_efficiency_{alpha:g}"] = codebook.renyi_efficiency(counts, alpha=alpha, vocab_size=vsize)
-    out["vocab_utilization"] = float((counts[:vsize] > 0).sum() / vsize)
+    out["vocab_utilization"] = codebook.usage(counts[:vsize])
     out["round_trip_rate"] = rate.exact_rate(exact, len(per_line))
     out["canonicality_rate"] = rate.exact_rate(canonical, len(per_line))
     if numbers:

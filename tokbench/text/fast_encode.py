@@ -26,7 +26,6 @@ to evaluate, encoded both ways; one difference and the fast path is refused.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Sequence
@@ -298,8 +297,3 @@ def fast_tokenizer(tok: TextTokenizer, sample: Sequence[str] = ()) -> tuple[Text
         return tok, FastStatus(False, f"verification against HF failed on {diff}", table.phantom_pairs, checked,
                                details)
     return fast, FastStatus(True, "verified identical to HF", table.phantom_pairs, checked, details)
-
-
-def load_config(path) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)

@@ -12,7 +12,7 @@ byte and character offsets; a token that starts or ends inside a multi-byte char
 from __future__ import annotations
 
 import heapq
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -285,12 +285,3 @@ def probe_nonunique(tokenizer: TextTokenizer, lines: Iterable[str], max_lines: i
     if not aligned:
         report.notes.append("token bytes do not reproduce the input (a normalizer): context categories unavailable")
     return report
-
-
-def group_by_category(report: ProbeReport) -> dict[str, Any]:
-    """A compact view: category -> (rate, count, top examples)."""
-    grouped: dict[str, Any] = defaultdict(dict)
-    for cat in PROBE_CATEGORIES:
-        grouped[cat] = {"rate": report.rates.get(cat), "count": report.counts.get(cat, 0),
-                        "examples": report.examples.get(cat, [])}
-    return dict(grouped)

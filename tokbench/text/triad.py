@@ -50,8 +50,6 @@ ESC = "\ue000"
 #: named level markers: exponent (a multiple of 3) -> character. Integer levels 0..15, fractional -3..-12.
 LEVEL_CHARS = {e: chr(0xE001 + i) for i, e in enumerate((0, 3, 6, 9, 12, 15, -3, -6, -9, -12))}
 CHAR_LEVELS = {c: e for e, c in LEVEL_CHARS.items()}
-LEVEL_NAMES = {0: "units", 3: "thousand", 6: "million", 9: "billion", 12: "trillion", 15: "quadrillion",
-               -3: "thousandths", -6: "millionths", -9: "billionths", -12: "trillionths"}
 GEN = "\ue00b"
 PAD_CHARS = {1: "\ue00c", 2: "\ue00d"}
 CHAR_PADS = {c: n for n, c in PAD_CHARS.items()}

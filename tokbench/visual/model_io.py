@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tokbench.checkpoint import state_tensors
 from tokbench.errors import TokbenchError
 from tokbench.runs import atomic_write_bytes, atomic_write_json, read_json
 
@@ -39,11 +40,6 @@ def describe(model) -> dict[str, Any]:
     return {"family": model.family, "config": model.config.to_dict(), "image_shape": list(model.image_shape),
             "tokens_per_image": model.tokens_per_image, "bits_per_token": model.bits_per_token,
             "bits_per_image": model.tokens_per_image * model.bits_per_token}
-
-
-def state_tensors(module) -> dict:
-    """The module's state dict as contiguous CPU tensors that safetensors can store (no shared storage)."""
-    return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
 
 
 def save_model(path_dir: str | os.PathLike, model) -> Path:

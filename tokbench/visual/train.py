@@ -214,8 +214,7 @@ def compute_losses(model, images, tcfg: TrainConfig):
 # ---------------------------------------------------------------------------------------------- checkpoints
 def save_checkpoint(ckpt_dir: Path, step: int, model, optimizer) -> Path:
     """Model, optimizer and RNG state at `step`, tagged with the family and config that made it."""
-    from tokbench.checkpoint import save_checkpoint as save
-    from tokbench.visual.model_io import state_tensors
+    from tokbench.checkpoint import save_checkpoint as save, state_tensors
 
     metadata = {"format": CKPT_FORMAT, "family": model.family, "config": json.dumps(model.config.to_dict())}
     return save(ckpt_dir, step, state_tensors(model), optimizer, metadata, keep=KEEP_CHECKPOINTS)
