@@ -32,6 +32,7 @@ from torch import nn
 
 from tokbench.errors import TokbenchError
 from tokbench.kernels import nearest_code
+from tokbench.metrics.rate import bits_per_token
 
 MODEL_FILE = "model.safetensors"
 MEL_BREAK_HZ = 700.0  # the HTK mel scale
@@ -265,7 +266,7 @@ def model_info(model: AudioCodec) -> dict:
     cfg = model.cfg
     return {"family": FAMILY, "config": asdict(cfg), "sample_rate": cfg.sample_rate, "hop_length": cfg.hop_length,
             "frame_rate": cfg.frame_rate, "n_q": cfg.n_q, "codebook_size": cfg.codebook_size,
-            "bits_per_token": math.log2(cfg.codebook_size)}
+            "bits_per_token": bits_per_token(cfg.codebook_size)}
 
 
 def save_codec(model: AudioCodec, folder: str | Path) -> Path:

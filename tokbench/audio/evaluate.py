@@ -10,7 +10,6 @@ report.json rows (with "budget" = n), metrics.json, and 16-bit wavs under artifa
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import warnings
@@ -60,14 +59,6 @@ def _optional_scorers() -> tuple[dict, list[dict]]:
     return scorers, unavailable
 
 
-def _wav_bytes(wave: np.ndarray, sample_rate: int) -> bytes:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(wave, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
 def _is_monotonic(values: list[float], increasing: bool) -> bool:
     vals = [v for v in values if v is not None and math.isfinite(v)]
     pairs = zip(vals, vals[1:])
@@ -83,7 +74,7 @@ def evaluate_audio(run_dir: str | os.PathLike, data: str | list[str] = "builtin:
     from tokbench.audio.codec import load_codec
     from tokbench.audio.train import pick_device
     from tokbench.progress import track
-    from tokbench.sources.audio import load_audio
+    from tokbench.sources.audio import load_audio, wav_bytes
 
     record = load_run(run_dir)
     if record.kind != "audio-codec":
@@ -113,9 +104,9 @@ def evaluate_audio(run_dir: str | os.PathLike, data: str | list[str] = "builtin:
         codes = model.encode(x[None])  # (1, N, T)
         n_frames += codes.shape[-1]
         for q in range(cfg.n_q):
-            counts[q] += np.bincount(codes[0, q].cpu().numpy(), minlength=cfg.codebook_size)
+            counts[q] += cbm.counts_from_ids(codes[0, q].cpu().numpy(), cfg.codebook_size)
         if i < n_wavs:
-            wavs[f"original_{i}.wav"] = _wav_bytes(wave, sr)
+            wavs[f"original_{i}.wav"] = wav_bytes(wave, sr)
         for q in per_q:
             est = model.decode(codes, n_q=q)[0, :len(wave)].float().cpu().numpy().astype(np.float64)
             clipped[q] += int((np.abs(est) > 1.0).sum())
@@ -133,7 +124,7 @@ def evaluate_audio(run_dir: str | os.PathLike, data: str | list[str] = "builtin:
                     failures[metric] = failures.get(metric, 0) + 1
                     per_q[q][metric].append(float("nan"))
             if i < n_wavs:
-                wavs[f"recon_q{q}_{i}.wav"] = _wav_bytes(est, sr)
+                wavs[f"recon_q{q}_{i}.wav"] = wav_bytes(est, sr)
 
     subject = record.name
     rows, budgets = [], []

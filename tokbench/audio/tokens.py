@@ -7,7 +7,6 @@ weights, which `detokenize_file` checks so tokens are never decoded by a differe
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import zipfile
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tokbench.errors import TokbenchError
-from tokbench.runs import atomic_write_bytes
+from tokbench.runs import atomic_write_bytes, sha256_file
 
 FORMAT = "tokbench-audio-tokens-1"
 
@@ -28,7 +27,7 @@ def model_sha256(run_dir: str | os.PathLike) -> str:
     path = path / "artifacts" / MODEL_FILE if (path / "artifacts" / MODEL_FILE).is_file() else path / MODEL_FILE
     if not path.is_file():
         raise TokbenchError(f"{run_dir}: no trained audio codec here (missing {MODEL_FILE})")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256_file(path)
 
 
 def tokenize_file(audio: str | os.PathLike, run_dir: str | os.PathLike, out: str | os.PathLike,
@@ -37,7 +36,8 @@ def tokenize_file(audio: str | os.PathLike, run_dir: str | os.PathLike, out: str
     import torch
 
     from tokbench.audio.codec import load_codec
-    from tokbench.sources.audio import clipped_fraction, read_audio_file
+    from tokbench.metrics.rate import kbps
+    from tokbench.sources.audio import CLIP_WARN_FRACTION, clipped_fraction, read_audio_file
 
     model = load_codec(run_dir, device)
     cfg = model.cfg
@@ -52,11 +52,11 @@ def tokenize_file(audio: str | os.PathLike, run_dir: str | os.PathLike, out: str
     atomic_write_bytes(out, buf.getvalue())
     seconds = len(wave) / cfg.sample_rate
     warnings = []
-    if clipped_fraction(wave) > 0.001:
-        warnings.append(f"{audio}: input looks clipped (>0.1% of samples at full scale)")
+    if clipped_fraction(wave) > CLIP_WARN_FRACTION:
+        warnings.append(f"{audio}: input looks clipped (>{CLIP_WARN_FRACTION:.1%} of samples at full scale)")
     return {"input": str(audio), "output": str(out), "seconds": seconds, "n_q": int(codes.shape[0]),
             "frames": int(codes.shape[1]), "tokens": int(codes.size), "tokens_per_second": codes.size / seconds,
-            "kbps": codes.shape[0] * np.log2(cfg.codebook_size) * cfg.frame_rate / 1000.0, "warnings": warnings}
+            "kbps": kbps(int(codes.shape[0]), cfg.codebook_size, cfg.frame_rate), "warnings": warnings}
 
 
 def read_tokens(path: str | os.PathLike) -> dict:
@@ -79,10 +79,10 @@ def read_tokens(path: str | os.PathLike) -> dict:
 def detokenize_file(tokens: str | os.PathLike, run_dir: str | os.PathLike, out: str | os.PathLike,
                     n_q: int | None = None, device: str = "cpu") -> dict:
     """Decode a token file with the run's codec into a 16-bit wav (optionally from only the first n_q levels)."""
-    import soundfile as sf
     import torch
 
     from tokbench.audio.codec import load_codec
+    from tokbench.sources.audio import wav_bytes
 
     data = read_tokens(tokens)
     if str(data["model_sha256"]) != model_sha256(run_dir):
@@ -91,8 +91,6 @@ def detokenize_file(tokens: str | os.PathLike, run_dir: str | os.PathLike, out: 
     codes = torch.from_numpy(data["codes"].astype(np.int64)).to(device)
     wave = model.decode(codes[None], n_q=n_q)[0, :int(data["n_samples"])].float().cpu().numpy()
     clipped = int((np.abs(wave) > 1.0).sum())
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(wave, -1.0, 1.0), int(data["sample_rate"]), format="WAV", subtype="PCM_16")
-    atomic_write_bytes(out, buf.getvalue())
+    atomic_write_bytes(out, wav_bytes(wave, int(data["sample_rate"])))
     return {"input": str(tokens), "output": str(out), "seconds": len(wave) / int(data["sample_rate"]),
             "n_q": int(n_q or codes.shape[0]), "clipped_samples": clipped}

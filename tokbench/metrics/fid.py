@@ -11,7 +11,6 @@ estimated in its place.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from tokbench.runs import sha256_file
 
 INCEPTION_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 #: sha256 of pytorch-fid's release file (its name carries the first 8 hex digits, the torch hub convention);
@@ -114,14 +115,6 @@ def hub_checkpoint_dir() -> Path:
     torch_home = os.environ.get("TORCH_HOME") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "torch")
     return Path(torch_home) / "hub" / "checkpoints"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass

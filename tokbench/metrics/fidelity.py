@@ -124,21 +124,19 @@ def ssim(reference, reconstruction, data_range: float = 1.0) -> float:
 # SI-SNR, SDR, multi-resolution STFT distance and log-mel distance (numpy). The STFT here is the same
 # computation as torch.stft(center=True, pad_mode="reflect", window=hann_window(n_fft, periodic=True)), so
 # these metrics agree with the torch training losses in tokbench.audio.losses.
-import numpy as _np
-
 #: (n_fft, hop) pairs of the multi-resolution STFT distance: Hann windows of n_fft samples, 75% overlap.
 MRSTFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))
 MEL_N_FFT, MEL_HOP, MEL_BANDS = 1024, 256, 64
 
 
-def _audio_pair(reference, estimate) -> tuple[_np.ndarray, _np.ndarray]:
-    ref = _np.asarray(reference.detach().cpu() if hasattr(reference, "detach") else reference, dtype=_np.float64)
-    est = _np.asarray(estimate.detach().cpu() if hasattr(estimate, "detach") else estimate, dtype=_np.float64)
+def _audio_pair(reference, estimate) -> tuple[np.ndarray, np.ndarray]:
+    ref = np.asarray(reference.detach().cpu() if hasattr(reference, "detach") else reference, dtype=np.float64)
+    est = np.asarray(estimate.detach().cpu() if hasattr(estimate, "detach") else estimate, dtype=np.float64)
     if ref.shape != est.shape:
         raise ValueError(f"reference and estimate differ in shape: {ref.shape} vs {est.shape}")
     if ref.size == 0:
         raise ValueError("empty signals")
-    if not (_np.isfinite(ref).all() and _np.isfinite(est).all()):
+    if not (np.isfinite(ref).all() and np.isfinite(est).all()):
         raise ValueError("signals hold NaN or infinite samples")
     return ref.ravel(), est.ravel()
 
@@ -146,7 +144,7 @@ def _audio_pair(reference, estimate) -> tuple[_np.ndarray, _np.ndarray]:
 def _ratio_db(num: float, den: float) -> float:
     if num == 0.0:
         return float("nan") if den == 0.0 else float("-inf")
-    return float("inf") if den == 0.0 else float(10.0 * _np.log10(num / den))
+    return float("inf") if den == 0.0 else float(10.0 * np.log10(num / den))
 
 
 def si_snr_db(reference, estimate) -> float:
@@ -179,22 +177,22 @@ def sdr_db(reference, estimate) -> float:
     return _ratio_db(float(ref @ ref), float(diff @ diff))
 
 
-def hann_window(n: int) -> _np.ndarray:
+def hann_window(n: int) -> np.ndarray:
     """Periodic Hann window, w[k] = 0.5 - 0.5 cos(2πk/n) (torch.hann_window's default)."""
-    return 0.5 - 0.5 * _np.cos(2.0 * _np.pi * _np.arange(n) / n)
+    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
 
 
-def stft_magnitude(wave, n_fft: int, hop: int) -> _np.ndarray:
+def stft_magnitude(wave, n_fft: int, hop: int) -> np.ndarray:
     """|STFT| with a periodic Hann window of n_fft samples, frames centred by n_fft/2 reflect padding
     (as torch.stft(center=True, pad_mode="reflect")); returns (frames, n_fft // 2 + 1).
     Signals of n_fft/2 samples or fewer are first zero-padded to n_fft (reflection needs more samples)."""
-    x = _np.asarray(wave, dtype=_np.float64).ravel()
+    x = np.asarray(wave, dtype=np.float64).ravel()
     if x.size <= n_fft // 2:
-        x = _np.pad(x, (0, n_fft - x.size))
-    x = _np.pad(x, (n_fft // 2, n_fft // 2), mode="reflect")
+        x = np.pad(x, (0, n_fft - x.size))
+    x = np.pad(x, (n_fft // 2, n_fft // 2), mode="reflect")
     n_frames = 1 + (x.size - n_fft) // hop
-    idx = _np.arange(n_fft)[None, :] + hop * _np.arange(n_frames)[:, None]
-    return _np.abs(_np.fft.rfft(x[idx] * hann_window(n_fft)[None, :], axis=1))
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    return np.abs(np.fft.rfft(x[idx] * hann_window(n_fft)[None, :], axis=1))
 
 
 def mrstft_distance(reference, estimate, resolutions=MRSTFT_RESOLUTIONS, eps: float = 1e-7) -> float:
@@ -209,23 +207,23 @@ def mrstft_distance(reference, estimate, resolutions=MRSTFT_RESOLUTIONS, eps: fl
     total = 0.0
     for n_fft, hop in resolutions:
         s, s_hat = stft_magnitude(ref, n_fft, hop), stft_magnitude(est, n_fft, hop)
-        sc = _np.linalg.norm(s - s_hat) / max(_np.linalg.norm(s), eps)
-        lm = _np.abs(_np.log(_np.maximum(s, eps)) - _np.log(_np.maximum(s_hat, eps))).mean()
+        sc = np.linalg.norm(s - s_hat) / max(np.linalg.norm(s), eps)
+        lm = np.abs(np.log(np.maximum(s, eps)) - np.log(np.maximum(s_hat, eps))).mean()
         total += sc + lm
     return float(total / len(resolutions))
 
 
 def hz_to_mel(f):
     """HTK mel scale: m = 2595 log10(1 + f / 700)."""
-    return 2595.0 * _np.log10(1.0 + _np.asarray(f, dtype=_np.float64) / 700.0)
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
 
 
 def mel_to_hz(m):
-    return 700.0 * (10.0 ** (_np.asarray(m, dtype=_np.float64) / 2595.0) - 1.0)
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
 
 
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int = MEL_BANDS, fmin: float = 0.0,
-                   fmax: float | None = None) -> _np.ndarray:
+                   fmax: float | None = None) -> np.ndarray:
     """Triangular mel filterbank (n_mels, n_fft // 2 + 1): band edges equally spaced on the HTK mel scale
     between fmin and fmax (default Nyquist), triangles evaluated at the FFT bin frequencies k·sr/n_fft, each
     scaled by 2 / (f_right - f_left) so every band has unit area (Slaney normalisation, as librosa's
@@ -233,19 +231,19 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int = MEL_BANDS, fmin: 
     fmax = sample_rate / 2.0 if fmax is None else fmax
     if not 0.0 <= fmin < fmax <= sample_rate / 2.0:
         raise ValueError(f"need 0 <= fmin < fmax <= {sample_rate / 2}")
-    freqs = _np.arange(n_fft // 2 + 1) * sample_rate / n_fft
-    edges = mel_to_hz(_np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
     left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     up = (freqs[None, :] - left) / (centre - left)
     down = (right - freqs[None, :]) / (right - centre)
-    tri = _np.maximum(0.0, _np.minimum(up, down))
+    tri = np.maximum(0.0, np.minimum(up, down))
     return tri * (2.0 / (right - left))
 
 
 def log_mel(wave, sample_rate: int, n_fft: int = MEL_N_FFT, hop: int = MEL_HOP, n_mels: int = MEL_BANDS,
-            eps: float = 1e-5) -> _np.ndarray:
+            eps: float = 1e-5) -> np.ndarray:
     """log(M |STFT| + eps): natural-log mel magnitude spectrogram, (frames, n_mels)."""
-    return _np.log(stft_magnitude(wave, n_fft, hop) @ mel_filterbank(sample_rate, n_fft, n_mels).T + eps)
+    return np.log(stft_magnitude(wave, n_fft, hop) @ mel_filterbank(sample_rate, n_fft, n_mels).T + eps)
 
 
 def mel_distance(reference, estimate, sample_rate: int = 16000, n_fft: int = MEL_N_FFT, hop: int = MEL_HOP,
@@ -256,4 +254,4 @@ def mel_distance(reference, estimate, sample_rate: int = 16000, n_fft: int = MEL
     ref, est = _audio_pair(reference, estimate)
     a = log_mel(ref, sample_rate, n_fft, hop, n_mels, eps)
     b = log_mel(est, sample_rate, n_fft, hop, n_mels, eps)
-    return float(_np.abs(a - b).mean())
+    return float(np.abs(a - b).mean())

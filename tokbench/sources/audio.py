@@ -189,6 +189,17 @@ def read_audio_file(path: str | os.PathLike, sample_rate: int = DEFAULT_SAMPLE_R
     return wave.astype(np.float32, copy=False)
 
 
+def wav_bytes(wave: np.ndarray, sample_rate: int) -> bytes:
+    """A waveform in [-1, 1] as the bytes of a 16-bit PCM wav file (samples past full scale are clipped)."""
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(wave, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
 def clipped_fraction(wave: np.ndarray) -> float:
     """Fraction of samples at full scale (|x| >= 0.999): a sign the recording was clipped."""
     return float((np.abs(wave) >= CLIP_LEVEL).mean()) if wave.size else 0.0

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from tokbench.errors import TokbenchError
+from tokbench.runs import sha256_file
 
 BUILTIN_PREFIX = "builtin:"
 SPLITS = ("train", "test", "all")
@@ -82,11 +83,7 @@ class ImageSet:
 
 
 def _file_fingerprint(source: str, path: Path) -> dict:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return {"source": source, "path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {"source": source, "path": str(path), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 # ---------------------------------------------------------------------------------------------- entry point

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tokbench.errors import TokbenchError
+from tokbench.runs import sha256_file
 
 SPLITS = ("all", "train", "heldout")
 ERROR_MODES = ("strict", "replace", "skip")
@@ -350,10 +351,6 @@ def fingerprint(files: Iterable[TextFile]) -> list[dict]:
     """A stable record of the data: source spec, path, size and sha256 of each file."""
     out = []
     for f in files:
-        h = hashlib.sha256()
-        with open(f.path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        out.append({"source": f.source, "path": str(f.path), "bytes": f.path.stat().st_size, "sha256": h.hexdigest(),
-                    "split": f.line_split})
+        out.append({"source": f.source, "path": str(f.path), "bytes": f.path.stat().st_size,
+                    "sha256": sha256_file(f.path), "split": f.line_split})
     return out

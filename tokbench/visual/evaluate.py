@@ -122,7 +122,7 @@ def _image_shape(model, run_dir: Path) -> tuple[int, int, int]:
 
 def _group_bits(model) -> int:
     cfg = getattr(model, "config", None)
-    return int(getattr(model, "entropy_group", None) or getattr(cfg, "entropy_group", None) or 8)
+    return int(getattr(cfg, "entropy_group", None) or 8)
 
 
 def _codebook_size(model) -> int | None:
@@ -219,7 +219,7 @@ def evaluate_vq(run_dir: str | Path, data: str = "builtin:fashion-mnist", split:
     decode_seconds = 0.0
     for k in chosen:
         started = time.perf_counter()
-        psnrs, ssims, recons = [], [], []
+        recons = []
         with torch.no_grad():
             for s in range(0, n, batch_size):
                 tok = tokens[s:s + batch_size].to(device)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tokbench.errors import TokbenchError
+from tokbench.metrics.rate import bits_per_token
 
 QUANTIZERS = ("vq", "fsq", "lfq", "bsq")
 
@@ -68,7 +69,7 @@ class VQ(nn.Module):
 
     @property
     def bits_per_token(self) -> float:
-        return math.log2(self.codebook_size)
+        return bits_per_token(self.codebook_size)
 
     def forward(self, z: torch.Tensor):
         zq, idx, commit = self.vq(z)
@@ -107,7 +108,7 @@ class FSQ(nn.Module):
 
     @property
     def bits_per_token(self) -> float:
-        return math.log2(self.codebook_size)
+        return bits_per_token(self.codebook_size)
 
     def forward(self, z: torch.Tensor):
         zq, idx = self.fsq(z)
