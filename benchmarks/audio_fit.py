@@ -5,7 +5,7 @@ Encoding is timed twice in the same run: through tokbench's `AudioCodec.encode` 
 `tokbench.kernels.nearest_code`) and through vector-quantize-pytorch's own `ResidualVQ` forward (the peer),
 so the ratio between them is meaningful even on a noisy shared CPU.
 
-    python benchmarks/audio_fit.py [--steps 600] [--threads 1] [--runs-dir runs] [--no-write]
+    python benchmarks/audio_fit.py [--steps 600] [--threads 1] [--runs-dir runs] [--write]
 
 Appends (or refreshes) the `## Audio (issue 7)` section of benchmarks/RESULTS.md; other sections are kept.
 """
@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--runs-dir", default="runs")
     ap.add_argument("--name", default=None)
     ap.add_argument("--run", default=None, help="time and evaluate this trained run instead of training one")
-    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    ap.add_argument("--write", action="store_true", help="record the figures in benchmarks/RESULTS.md")
     args = ap.parse_args()
 
     import torch
@@ -128,7 +128,7 @@ def main() -> None:
     ]
     section = "\n".join(lines)
     print(section)
-    if args.no_write:
+    if not args.write:
         return
     sys.path.insert(0, str(Path(__file__).parent))
     from _results import RESULTS, write_section

@@ -5,7 +5,8 @@ vector-quantize-pytorch's VectorQuantize search, timed in one process on the sam
     python benchmarks/lookup.py --n 65536 --k 16384 --d 32       # the issue's headline CPU shape
     python benchmarks/lookup.py --full --json > lookup.json      # the whole grid
 
-Same options as `tokbench bench-lookup` (this script is that command); figures go to benchmarks/RESULTS.md.
+Same options as `tokbench bench-lookup` (this script is that command); it writes a `bench` run folder. The
+Kernels section of benchmarks/RESULTS.md is written by hand from its output.
 """
 
 from __future__ import annotations

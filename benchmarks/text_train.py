@@ -59,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vocab-size", type=int, default=32000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument("--write", action="store_true", help="record the figures in benchmarks/RESULTS.md")
     args = parser.parse_args()
     files = [str(builtin_path("english", "train"))]
     size_mb = sum(Path(f).stat().st_size for f in files) / 1e6
@@ -88,7 +88,7 @@ def main() -> None:
               "", "Command: `.venv/bin/python benchmarks/text_train.py`"]
     body = "\n".join(lines)
     print(body)
-    if not args.no_write:
+    if args.write:
         write_section("Text training (issue 2)", body)
 
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/text_variants.py [--vocab-size 32000] [--only superbpe,...]
 
 Each section is a function in `SECTIONS`: it takes the parsed arguments and returns a `Section` (a title,
-table rows of metric / value / target / verdict, and free notes). `main` prints every section and writes them
+table rows of metric / value / target / verdict, and free notes). `main` prints every section and, with `--write`, writes them
 all under `## Text variants (issue 3)` in RESULTS.md. To add a section: write a function, append it to SECTIONS.
 """
 
@@ -247,7 +247,7 @@ def main() -> None:
     parser.add_argument("--char-vocab", type=int, default=4096, help="vocabulary of the char section")
     parser.add_argument("--fuzz", type=int, default=20000, help="random strings for the triad round trip")
     parser.add_argument("--only", default="", help="comma-separated section function names to run")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument("--write", action="store_true", help="record the figures in benchmarks/RESULTS.md")
     args = parser.parse_args()
     wanted = {w.strip() for w in args.only.split(",") if w.strip()}
     sections = []
@@ -257,7 +257,7 @@ def main() -> None:
         sec = fn(args)
         sec.print()
         sections.append(sec)
-    if not args.no_write and sections and not wanted:
+    if args.write and sections and not wanted:
         body = "Command: `.venv/bin/python benchmarks/text_variants.py`\n\n" + "\n\n".join(s.markdown() for s in sections)
         write_section(RESULTS_TITLE, body)
         print(f"\nwrote ## {RESULTS_TITLE} in benchmarks/RESULTS.md")

@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--eval-images", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=256, help="eval batch size")
     parser.add_argument("--families", default=",".join(FAMILIES))
-    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument("--write", action="store_true", help="record the figures in benchmarks/RESULTS.md")
     args = parser.parse_args()
 
     import torch
@@ -107,7 +107,7 @@ def main() -> None:
     body = "\n".join(lines)
     print()
     print(body)
-    if not args.no_write:
+    if args.write:
         write_section(SECTION, body)
 
 

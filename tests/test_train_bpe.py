@@ -190,6 +190,9 @@ def test_replace_mode_trains_through_bad_bytes(capsys, tmp_path, small_corpus):
     rc, out, err = _cli(capsys, "train-bpe", "-c", str(path), "-v", "300", "--errors", "replace",
                         "--runs-dir", str(tmp_path / "r"), "--json")
     assert rc == 0, err
+    tok = load_tokenizer(json.loads(out)["run_dir"])
+    assert tok.vocab_size == 300
+    assert tok.decode(tok.encode("broken \ufffd byte")) == "broken \ufffd byte"  # the replacement char is text
 
 
 def test_resume_retrains_an_interrupted_run_in_place(capsys, small_corpus, tmp_path):

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from tbdash import charts, data, spans
+from tokbench.metrics import premiums
 
 SAMPLE = ("Tokenizers split “naïve” café prose, snake_case_names, 1234567 and 3.14159 differently.\n"
           "\tIndented: 日本語のテキスト, русский текст, ελληνικά, العربية 😀")
@@ -111,9 +112,9 @@ with tab_prem:
         order = charts.premium_order(frame, sort)
         st.subheader(f"{metric} per language (English = 1.0)")
         st.altair_chart(charts.premiums(frame, order, metric), width="stretch")
-        spread = frame.groupby("subject")["value"].agg(["min", "max", "mean", "std"])
-        spread["max/min"] = spread["max"] / spread["min"]
-        spread["cv"] = spread["std"] / spread["mean"]
+        spread = pd.DataFrame({subject: premiums.spread(group["value"].tolist())
+                               for subject, group in frame.groupby("subject")}).T
+        spread = spread.rename(columns={"max_over_min": "max/min"})
         st.markdown(f"**Spread across {frame['language'].nunique()} languages** (lower is fairer)")
         st.table(spread[["min", "max", "max/min", "cv"]].map(data.fmt))
         with st.expander("All values"):

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from tbdash import charts, curves, data, media
+from tokbench.metrics import codebook
 
 RATE_METRICS = ("bits_per_image", "bits_per_pixel", "tokens_per_image", "bits_per_token")
 CODEBOOK_WORDS = ("usage", "perplexity", "dead", "entropy", "density", "utilization")
@@ -139,10 +140,13 @@ with tab_cb:
             ids = np.asarray(ids).ravel().astype(np.int64)
             if ids.size == 0 or ids.min() < 0:
                 continue
-            counts = np.bincount(ids)
+            bits = (_model_info(r) or {}).get("bits_per_token")
+            size = round(2 ** bits) if bits and bits < 31 else 0  # the codebook size, when model.json says it
+            counts = codebook.counts_from_ids(ids, max(size, int(ids.max()) + 1))
             ranked = np.sort(counts)[::-1]
             frame = pd.DataFrame({"code rank": np.arange(1, len(ranked) + 1), "count": ranked})
-            st.markdown(f"**{r.name}** · `{key}`: {int((counts > 0).sum())} of {len(counts)} codes used")
+            used = len(counts) - codebook.dead_codes(counts)
+            st.markdown(f"**{r.name}** · `{key}`: {used} of {len(counts)} codes used")
             st.altair_chart(charts.histogram(frame, "code rank", "count", "codes, most used first"),
                             width="stretch")
             shown = True
