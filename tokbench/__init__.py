@@ -18,14 +18,22 @@ _EXPORTS = {
     "load_tokenizer": "tokbench.text.tokenizer:load_tokenizer",
     "TextTokenizer": "tokbench.text.tokenizer:TextTokenizer",
     "evaluate_text": "tokbench.text.evaluate:evaluate_text",
+    "sweep_vocab": "tokbench.text.evaluate:sweep_vocab",
+    "segment": "tokbench.text.inspect:segment",
+    "vocab_diff": "tokbench.text.inspect:vocab_diff",
+    "most_different_lines": "tokbench.text.inspect:most_different_lines",
+    "probe_nonunique": "tokbench.text.inspect:probe_nonunique",
     # visual
     "fit_vq": "tokbench.visual.train:fit_vq",
     "evaluate_vq": "tokbench.visual.evaluate:evaluate_vq",
     # audio
     "fit_audio": "tokbench.audio.train:fit_audio",
     "evaluate_audio": "tokbench.audio.evaluate:evaluate_audio",
+    "tokenize_file": "tokbench.audio.tokens:tokenize_file",
+    "detokenize_file": "tokbench.audio.tokens:detokenize_file",
     # kernels
     "nearest_code": "tokbench.kernels.lookup:nearest_code",
+    "run_lookup_bench": "tokbench.kernels.bench:run_lookup_bench",
     # data and runs
     "Corpus": "tokbench.sources.text:Corpus",
     "Run": "tokbench.runs:Run",

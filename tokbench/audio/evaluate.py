@@ -65,11 +65,16 @@ def _is_monotonic(values: list[float], increasing: bool) -> bool:
     return all((b > a) if increasing else (b < a) for a, b in pairs)
 
 
-def evaluate_audio(run_dir: str | os.PathLike, data: str | list[str] = "builtin:speech", split: str = "test",
+def evaluate_audio(run_dir: str | os.PathLike, data: str | list[str] | None = None, split: str = "test",
                    max_clips: int | None = None, n_wavs: int = 3, device: str | None = None,
                    on_error: str = "error", write: bool = True) -> dict:
-    """Rate-distortion evaluation of a trained codec for n_q = 1..N; attaches the results to the run."""
+    """Rate-distortion evaluation of a trained codec for n_q = 1..N (on builtin:speech unless `data` says
+    otherwise); attaches the results to the run."""
     import torch
+
+    from tokbench.sources.audio import DEFAULT_DATA
+
+    data = data or DEFAULT_DATA
 
     from tokbench.audio.codec import load_codec
     from tokbench.audio.train import pick_device

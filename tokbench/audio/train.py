@@ -117,7 +117,7 @@ def load_checkpoint(path: Path, model, optim) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- the loop
-def fit_audio(data: str | list[str] = "builtin:speech", steps: int | None = None, *, batch_size: int | None = None,
+def fit_audio(data: str | list[str] | None = None, steps: int | None = None, *, batch_size: int | None = None,
               segment_seconds: float | None = None, lr: float | None = None, n_q: int = 8,
               codebook_size: int = 256, dim: int = 64, channels: int = 16,
               strides: tuple[int, ...] = (2, 4, 5, 8), sample_rate: int = 16000, seed: int = 0,
@@ -125,7 +125,7 @@ def fit_audio(data: str | list[str] = "builtin:speech", steps: int | None = None
               resume: str | os.PathLike | None = None, ckpt_every: int | None = None,
               log_every: int | None = None, on_error: str = "error", threads: int | None = None,
               w_wave: float | None = None, w_stft: float | None = None, w_mel: float | None = None) -> dict:
-    """Train an audio codec on `data` (train split) and return a summary with `run_dir`.
+    """Train an audio codec on `data` (train split; default builtin:speech) and return a summary with `run_dir`.
 
     `resume=RUN_DIR` continues an interrupted or failed run from its newest checkpoint with its own config
     (a larger `steps` extends it); every other argument is then ignored. `threads` caps torch's CPU threads
@@ -133,6 +133,9 @@ def fit_audio(data: str | list[str] = "builtin:speech", steps: int | None = None
     """
     import torch
 
+    from tokbench.sources.audio import DEFAULT_DATA
+
+    data = data or DEFAULT_DATA
     previous_threads = torch.get_num_threads()
     if threads is not None:
         if threads < 1:

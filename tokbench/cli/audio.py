@@ -52,9 +52,9 @@ def fit_audio_command(
     With no **--data** it trains on **builtin:speech** (espeak-ng speech). Quantizer dropout
     lets one model decode at every bitrate; **tokbench eval-audio RUN** measures them.
     """
-    from tokbench.audio.train import fit_audio
+    from tokbench import fit_audio
 
-    result = fit_audio(data or ["builtin:speech"], steps, batch_size=batch_size, segment_seconds=segment, lr=lr,
+    result = fit_audio(data, steps, batch_size=batch_size, segment_seconds=segment, lr=lr,
                        n_q=n_q, codebook_size=codebook_size, dim=dim, channels=channels, seed=seed, device=device,
                        runs_dir=runs_dir, name=name, resume=resume, threads=threads,
                        on_error="skip" if skip_bad else "error")
@@ -81,9 +81,9 @@ def eval_audio_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Rate-distortion table of a trained codec for 1..N quantizers (written into the run's report.json)."""
-    from tokbench.audio.evaluate import evaluate_audio
+    from tokbench import evaluate_audio
 
-    result = evaluate_audio(run, data or ["builtin:speech"], split=split, max_clips=max_clips, n_wavs=wavs,
+    result = evaluate_audio(run, data, split=split, max_clips=max_clips, n_wavs=wavs,
                             device=device, on_error="skip" if skip_bad else "error")
     _warn(result)
 
@@ -122,7 +122,7 @@ def tokenize_audio_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Encode an audio file into codec tokens (an npz with codes (n_q, T) and what decoding needs)."""
-    from tokbench.audio.tokens import tokenize_file
+    from tokbench import tokenize_file
 
     result = tokenize_file(file, run, out, n_q=n_q)
     _warn(result)
@@ -140,7 +140,7 @@ def detokenize_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Decode a token file back into a wav so you can listen to it."""
-    from tokbench.audio.tokens import detokenize_file
+    from tokbench import detokenize_file
 
     result = detokenize_file(tokens, run, out, n_q=n_q)
     if result["clipped_samples"]:

@@ -58,7 +58,7 @@ def eval_text_command(
     and **builtin:parallel**. Byte-level HF tokenizers are encoded by a tiktoken-based encoder
     verified identical to HF first (the report says when it falls back).
     """
-    from tokbench.text.evaluate import evaluate_text
+    from tokbench import evaluate_text
 
     specs = _tokenizer_list(tokenizer, tokenizers)
     report = evaluate_text(specs, corpus, parallel, split=split, reference=reference, alpha=alpha, fast=not no_fast,
@@ -134,7 +134,7 @@ def sweep_vocab_command(
 ) -> None:
     """Train the same BPE recipe at several vocabulary sizes, fit token count = a·V^b, and (on a parallel
     corpus) recommend a vocabulary size per language: the one at which its token premium reaches 1."""
-    from tokbench.text.evaluate import sweep_vocab
+    from tokbench import sweep_vocab
 
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()]
@@ -193,8 +193,7 @@ def inspect_command(
 ) -> None:
     """Each tokenizer's segmentation of a text, side by side: colored spans with ids, whitespace made
     visible (· space, → tab, ↵ newline), byte fragments of multi-byte characters shown as <hex bytes>."""
-    from tokbench.text.inspect import segment
-    from tokbench.text.tokenizer import load_tokenizer
+    from tokbench import load_tokenizer, segment
 
     if (text is None) == (file is None):
         raise TokbenchError("give the text to inspect, or --file PATH (one of them)")
@@ -239,8 +238,7 @@ def diff_command(
     """Vocabulary added / removed / shared (by token bytes), and the corpus lines whose segmentations
     differ most (default corpus: builtin:english held-out)."""
     from tokbench.sources.text import Corpus
-    from tokbench.text.inspect import most_different_lines, vocab_diff
-    from tokbench.text.tokenizer import load_tokenizer
+    from tokbench import load_tokenizer, most_different_lines, vocab_diff
 
     ta, tb = load_tokenizer(a), load_tokenizer(b)
     specs = corpus or ["builtin:english"]
@@ -277,8 +275,7 @@ def probe_command(
     """Non-unique encodings: words encoded differently depending on context (whitespace-boundary shifts,
     intra-word resegmentation) and vocabulary tokens with another id sequence decoding to the same string."""
     from tokbench.sources.text import Corpus
-    from tokbench.text.inspect import probe_nonunique
-    from tokbench.text.tokenizer import load_tokenizer
+    from tokbench import load_tokenizer, probe_nonunique
 
     specs = corpus or ["builtin:english"]
     c = Corpus(specs, split="heldout" if all(s.startswith("builtin:") for s in specs) else "all")

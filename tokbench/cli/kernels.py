@@ -36,11 +36,10 @@ def bench_lookup_command(
     Without shape options it runs a small default grid (about two minutes on two cores); **--n/--k/--d/--dtype**
     pick shapes (their cross product). Writes a run folder of kind **bench**.
     """
-    from tokbench.kernels.bench import ALL_METHODS, METHODS, parse_shapes, run_lookup_bench
+    from tokbench import run_lookup_bench
+    from tokbench.kernels.bench import parse_shapes
 
-    shapes = parse_shapes(n, k, d, dtype)
-    default_methods = ALL_METHODS if device.startswith("cuda") else METHODS
-    result = run_lookup_bench(shapes, full=full, methods=method or default_methods, runs_dir=runs_dir, name=name,
+    result = run_lookup_bench(parse_shapes(n, k, d, dtype), full=full, methods=method, runs_dir=runs_dir, name=name,
                               write_run=not no_run, seed=seed, repeats=repeats, device=device)
     emit(result, json_out, _render)
 

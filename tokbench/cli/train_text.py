@@ -71,7 +71,7 @@ def train_bpe_command(
     **artifacts/tokenizer.json** loads in plain HF tokenizers; **--backend spm** writes
     **tokenizer.model** / **.vocab**.
     """
-    from tokbench.text.bpe import train_bpe
+    from tokbench import train_bpe
 
     options = _parse_options(option or [])
     named = {"terms": str(terms) if terms else None, "uncased": uncased or None, "pad_pow2": pad_pow2 or None,

@@ -60,7 +60,7 @@ def fit_vq_command(
     **torchrun --nproc_per_node N** it trains with DistributedDataParallel. Evaluate with
     **tokbench eval-vq RUN**.
     """
-    from tokbench.visual.train import fit_vq
+    from tokbench import fit_vq
 
     model_options: dict[str, Any] = {
         "quantizer": quantizer, "codebook_size": codebook_size, "code_dim": code_dim,

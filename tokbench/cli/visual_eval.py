@@ -39,7 +39,7 @@ def eval_vq_command(
     """Evaluate a trained image tokenizer: PSNR, SSIM, rFID (or why not), codebook use and rate per token
     budget, against the mean-image baseline. Results go into the run's **report.json**,
     **metrics.json** and **artifacts/eval/reconstructions.npz**."""
-    from tokbench.visual.evaluate import evaluate_vq
+    from tokbench import evaluate_vq
 
     report = evaluate_vq(run, data=data, split=split, limit=limit or None, batch_size=batch_size,
                          budgets=budget or None, inception_weights=inception_weights, strict=strict)

@@ -42,6 +42,8 @@ ESPEAK = "espeak-ng"
 _TEST_EVERY = 8
 CLIP_LEVEL = 0.999  # |x| at or above this counts as a clipped sample
 CLIP_WARN_FRACTION = 0.001
+#: what audio commands use when no data is given
+DEFAULT_DATA = "builtin:speech"
 
 # --------------------------------------------------------------------------------------- builtin:speech text
 #: (language voice, sentences). Short, everyday sentences so each clip lasts two to four seconds.
