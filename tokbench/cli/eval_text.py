@@ -237,12 +237,12 @@ def diff_command(
 ) -> None:
     """Vocabulary added / removed / shared (by token bytes), and the corpus lines whose segmentations
     differ most (default corpus: builtin:english held-out)."""
-    from tokbench.sources.text import Corpus
+    from tokbench.sources.text import Corpus, evaluation_split
     from tokbench import load_tokenizer, most_different_lines, vocab_diff
 
     ta, tb = load_tokenizer(a), load_tokenizer(b)
     specs = corpus or ["builtin:english"]
-    c = Corpus(specs, split="heldout" if all(s.startswith("builtin:") for s in specs) else "all")
+    c = Corpus(specs, split=evaluation_split(specs))
     vd = vocab_diff(ta, tb)
     lines = most_different_lines(ta, tb, c.lines(), top=top, max_lines=max_lines)
     payload = {"a": ta.name, "b": tb.name, "vocab": vd.to_dict(limit=top), "corpus": c.name, "lines": lines}
@@ -274,11 +274,11 @@ def probe_command(
 ) -> None:
     """Non-unique encodings: words encoded differently depending on context (whitespace-boundary shifts,
     intra-word resegmentation) and vocabulary tokens with another id sequence decoding to the same string."""
-    from tokbench.sources.text import Corpus
+    from tokbench.sources.text import Corpus, evaluation_split
     from tokbench import load_tokenizer, probe_nonunique
 
     specs = corpus or ["builtin:english"]
-    c = Corpus(specs, split="heldout" if all(s.startswith("builtin:") for s in specs) else "all")
+    c = Corpus(specs, split=evaluation_split(specs))
     out = []
     for spec in _tokenizer_list(tokenizer):
         tok = load_tokenizer(spec)

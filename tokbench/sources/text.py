@@ -214,6 +214,13 @@ def _stdin_to_file() -> Path:
     return Path(tmp)
 
 
+def evaluation_split(specs: str | Iterable[str]) -> str:
+    """The split to evaluate on when none is chosen: held-out for built-ins (never their training text),
+    everything for the user's own files."""
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    return "heldout" if all(s.startswith(BUILTIN_PREFIX) for s in specs) else "all"
+
+
 def resolve(spec: str, split: str = "all") -> list[TextFile]:
     """Turn one `--corpus` value into the files it names. Raises TokbenchError when it names nothing."""
     if split not in SPLITS:

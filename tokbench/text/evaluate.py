@@ -25,7 +25,7 @@ from tokbench.metrics import codebook, premiums, rate
 from tokbench.progress import track
 from tokbench.runs import Run
 from tokbench.sources.parallel import ParallelCorpus, load_parallel
-from tokbench.sources.text import Corpus, batched, builtin_names
+from tokbench.sources.text import Corpus, batched, builtin_names, evaluation_split
 from tokbench.text.fast_encode import fast_tokenizer
 from tokbench.text.tokenizer import HFTokenizer, TextTokenizer, load_tokenizer
 
@@ -266,7 +266,7 @@ def evaluate_text(tokenizers: Sequence[str | TextTokenizer], corpora: Sequence[s
     texts: dict[str, list[str]] = {}
     fingerprints: list[dict] = []
     for spec in corpora:
-        sp = split or ("heldout" if spec.startswith("builtin:") else "all")
+        sp = split or evaluation_split(spec)
         corpus = Corpus(spec, split=sp, errors=errors)
         lines = [ln for ln in corpus.lines() if ln.strip()]
         if max_lines is not None:
