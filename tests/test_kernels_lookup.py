@@ -120,6 +120,15 @@ def test_empty_input_and_float64():
     assert torch.equal(idx, reference_nearest(x64, c.double())[0])
 
 
+@pytest.mark.parametrize("mag,rescale", [(1e-300, 2.0**990), (1e-170, 2.0**560), (1e200, 2.0**-660)])
+def test_float64_extreme_magnitudes(mag, rescale):
+    # float64 needs scales beyond fp32's range (the Triton path clamps its fp32 scale; this path must not); the
+    # reference runs on inputs brought near 1 by hand, where its own squares neither underflow nor overflow
+    seed = _fresh_seed()
+    x, c = _random(200, 300, 4, torch.float64, seed, mag)
+    assert torch.equal(nearest_code(x, c), reference_nearest(x * rescale, c * rescale)[0]), f"seed={seed}"
+
+
 def test_gradients_are_not_required():
     x = torch.randn(20, 4, requires_grad=True)
     c = torch.nn.Parameter(torch.randn(30, 4))

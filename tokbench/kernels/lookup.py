@@ -7,7 +7,12 @@ argmin; here the product is computed tile by tile (a block of rows against a blo
 (min, argmin) per row survives, so the extra memory is one tile, whatever N and K are.
 
 Two backends share one contract (ties go to the lowest index, fp32 accumulation for fp16/bf16 inputs):
-- CUDA tensors with Triton installed: the fused kernel in `tokbench.kernels.triton_lookup`.
+- CUDA tensors with Triton installed: the fused kernel in `tokbench.kernels.triton_lookup`. The wrapper costs
+  a few launches and one host sync, whatever N is: one fused pass over x and the codebook (NaN/inf check, the
+  largest |value| that decides the exact power-of-two rescale of extreme magnitudes (LOG2_RANGE), the codes'
+  squared norms), one read-back of two numbers, one search kernel. x and the codebook are not copied (the
+  kernels take any strides); the exceptions are mixed input dtypes and an x whose leading dimensions cannot be
+  flattened into rows without a copy.
 - everything else: `_nearest_tiled`, a tiled torch loop tuned for CPU caches (it also runs on any torch device).
 `TOKBENCH_LOOKUP=torch` forces the tiled torch path; `TOKBENCH_LOOKUP=triton` forces Triton (on CPU tensors
 this needs `TRITON_INTERPRET=1`, which is how the tests exercise the kernel without a GPU).
@@ -56,6 +61,8 @@ def nearest_code(
 
     Computes ``argmin_k (s_k - 2 x.c_k)`` with ``s_k = ||c_k||^2`` (or `codebook_sqnorm` when given: pass
     zeros to get the maximum inner product, i.e. cosine search over unit vectors). Ties go to the lowest index.
+    Cost on CUDA: one fused pass over the inputs, one host sync, one search kernel (plus a small merge when a
+    few rows face a huge codebook); extra memory O(N + K). Indexing is 64-bit: N x D and K x D may pass 2^31.
 
     Args:
         x: (..., D) float16 / bfloat16 / float32 / float64 tensor.
@@ -77,18 +84,15 @@ def nearest_code(
     cb = codebook.detach()
     compute_dtype = torch.float64 if torch.float64 in (x.dtype, cb.dtype) else torch.float32
     with torch.no_grad():
-        scale = _power_of_two_scale(x2, cb)
-        csq = _sqnorms(cb, compute_dtype, scale, codebook_sqnorm)
         if x2.shape[0] == 0:
+            scale = _check_values_and_scale(x2, cb, codebook_sqnorm)
             idx = torch.empty(0, dtype=torch.int64, device=x.device)
             dist = torch.empty(0, dtype=compute_dtype, device=x.device)
         elif _use_triton(x2, compute_dtype):
-            from tokbench.kernels.triton_lookup import nearest_code_triton
-
-            xs, cs = (x2, cb) if scale == 1.0 else (x2.to(compute_dtype) * scale, cb.to(compute_dtype) * scale)
-            idx, dist = nearest_code_triton(xs, cs, csq, precision=precision, block_rows=block_rows,
-                                            block_codes=block_codes)
+            idx, dist, scale = _nearest_triton(x2, cb, codebook_sqnorm, precision, block_rows, block_codes)
         else:
+            scale = _check_values_and_scale(x2, cb, codebook_sqnorm)
+            csq = _sqnorms(cb, compute_dtype, scale, codebook_sqnorm)
             idx, dist = _nearest_tiled(x2, cb, csq, compute_dtype, scale, block_rows, block_codes)
         idx = idx.reshape(lead_shape)
         if not return_distance:
@@ -135,31 +139,84 @@ def _validate(x, codebook, codebook_sqnorm, precision, block_rows, block_codes) 
         if codebook_sqnorm.device != codebook.device:
             raise LookupInputError(f"nearest_code: codebook_sqnorm is on {codebook_sqnorm.device} but the codebook is "
                                    f"on {codebook.device}")
-        if not codebook_sqnorm.is_floating_point() or not bool(torch.isfinite(codebook_sqnorm).all()):
+        if not codebook_sqnorm.is_floating_point():  # finiteness is checked with the inputs' values
             raise LookupInputError("nearest_code: codebook_sqnorm must be finite floating-point values")
 
 
-def _max_abs(t: torch.Tensor, what: str) -> float:
-    """Largest |value| of `t`, computed in row chunks (no full-size temporary); NaN/inf is a user error."""
+def _check_values_and_scale(x2: torch.Tensor, cb: torch.Tensor, given: torch.Tensor | None,
+                            fp32_scale: bool = False) -> float:
+    """Reject NaN/inf and pick the exact power-of-two rescale, with one reduction per tensor and one host sync.
+
+    `torch.aminmax` reads each tensor once on its own device without a temporary (NaN propagates into both
+    results, and an infinity shows up as one of them); the (min, max) pairs of x, the codebook and the optional
+    squared norms are gathered into one small tensor and read back in a single transfer. Returns 1.0, or the power
+    of two that brings the largest |value| of x and the codebook near 1 when it lies outside
+    [2^-LOG2_RANGE, 2^LOG2_RANGE] (then squared norms neither overflow nor go subnormal in fp32; scaling by a
+    power of two is exact and leaves the argmin unchanged). `fp32_scale`: the scale must be a normal fp32 number.
+    """
     import torch
 
-    flat = t.reshape(-1, t.shape[-1]) if t.ndim else t.reshape(1, 1)
-    step = max(1, (1 << 18) // max(1, flat.shape[1]))
-    m = torch.zeros((), dtype=torch.float64, device=t.device)
-    for r0 in range(0, flat.shape[0], step):
-        m = torch.maximum(m, flat[r0:r0 + step].abs().amax().to(torch.float64))
-    value = float(m)
-    if not math.isfinite(value):
-        raise LookupInputError(f"nearest_code: {what} contains NaN or infinite values")
-    return value
+    named = [("the codebook", cb), ("the input", x2)]
+    if given is not None:
+        named.append(("codebook_sqnorm", given))
+    named = [(what, t) for what, t in named if t.numel()]
+    wide = torch.float32 if cb.device.type == "mps" else torch.float64
+    values = torch.cat([torch.stack(torch.aminmax(t)).to(wide) for _, t in named]).tolist()
+    m = 0.0  # largest |value| of x and the codebook
+    # (the same checks and choice of scale as in _nearest_triton, which gets the maxima from its fused pass)
+    for (what, _), lo, hi in zip(named, values[::2], values[1::2]):
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            if what == "codebook_sqnorm":
+                raise LookupInputError("nearest_code: codebook_sqnorm must be finite floating-point values")
+            raise LookupInputError(f"nearest_code: {what} contains NaN or infinite values")
+        if what != "codebook_sqnorm":
+            m = max(m, -lo, hi)
+    return _power_of_two_scale(m, fp32_scale)
 
 
-def _power_of_two_scale(x2: torch.Tensor, cb: torch.Tensor) -> float:
-    """1.0, or the power of two that brings the largest |value| near 1 when it is extreme (exact rescaling)."""
-    m = max(_max_abs(cb, "the codebook"), _max_abs(x2, "the input") if x2.numel() else 0.0)
+def _power_of_two_scale(m: float, fp32_scale: bool = False) -> float:
+    """1.0, or the power of two that brings a largest |value| `m` outside [2^-LOG2_RANGE, 2^LOG2_RANGE] near 1.
+    With `fp32_scale` (the Triton kernel takes the scale as fp32) it is clamped to [2^-126, 2^126], which still
+    brings every fp32 value, subnormals included, into range."""
     if m == 0.0 or 2.0 ** -LOG2_RANGE <= m <= 2.0 ** LOG2_RANGE:
         return 1.0
-    return 2.0 ** (-math.floor(math.log2(m)))
+    exponent = -math.floor(math.log2(m))
+    return 2.0 ** (max(-126, min(126, exponent)) if fp32_scale else exponent)
+
+
+def _nearest_triton(x2: torch.Tensor, cb: torch.Tensor, given: torch.Tensor | None, precision: str,
+                    block_rows: int | None, block_codes: int | None) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The Triton path in three steps: one fused pass over x and the codebook (`prepare_triton`: largest |value|
+    of each, NaN/inf as +inf, and the codes' squared norms), one host sync to read the two maxima, one search
+    kernel (two when the codebook is split). x and the codebook go to the kernels as they are (any strides, no
+    copy); a rescale, when needed, happens inside the search kernel. Returns (indices, distances, scale)."""
+    import torch
+
+    from tokbench.kernels.triton_lookup import MAX_CODES, nearest_code_triton, prepare_triton, sqnorms_triton
+
+    if cb.shape[0] > MAX_CODES:
+        raise LookupInputError(f"nearest_code: the GPU kernel takes at most {MAX_CODES:,} codes, got {cb.shape[0]:,}")
+    if x2.dtype != cb.dtype:  # uncommon: the general checks, then the norms
+        scale = _check_values_and_scale(x2, cb, given, fp32_scale=True)
+        csq = sqnorms_triton(cb, scale) if given is None else _sqnorms(cb, torch.float32, scale, given)
+    else:
+        csq, maxima = prepare_triton(x2, cb)
+        if given is not None:  # the caller's norms (e.g. zeros for cosine search) are checked in the same read-back
+            maxima = torch.cat([maxima, given.detach().abs().amax().reshape(1).float()])
+        top_code, top_x, *top_given = maxima.tolist()  # the call's one host sync
+        if top_given and not math.isfinite(top_given[0]):
+            raise LookupInputError("nearest_code: codebook_sqnorm must be finite floating-point values")
+        for what, top in (("the codebook", top_code), ("the input", top_x)):
+            if not math.isfinite(top):
+                raise LookupInputError(f"nearest_code: {what} contains NaN or infinite values")
+        scale = _power_of_two_scale(max(top_code, top_x), fp32_scale=True)
+        if given is not None:
+            csq = _sqnorms(cb, torch.float32, scale, given)
+        elif scale != 1.0:  # extreme magnitudes: the norms again, of the rescaled codes
+            csq = sqnorms_triton(cb, scale)
+    idx, dist = nearest_code_triton(x2, cb, csq, precision=precision, scale=scale, block_rows=block_rows,
+                                    block_codes=block_codes)
+    return idx, dist, scale
 
 
 def _sqnorms(cb: torch.Tensor, dtype, scale: float, given: torch.Tensor | None) -> torch.Tensor:
