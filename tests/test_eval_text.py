@@ -81,7 +81,7 @@ def test_basic_metrics_still_serves_train_bpe(bytes_only):
 def test_nsl_against_reference(bytes_only, tiny_hf_run, tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("the quick brown fox\njumps over the lazy dog\n", encoding="utf-8")
-    report = evaluate_text([bytes_only, str(tiny_hf_run)], [str(corpus)], fast=False)
+    report = evaluate_text([bytes_only, str(tiny_hf_run)], [str(corpus)], fast=False, split="all")
     n_bytes = report.value(bytes_only.name, str(corpus), "tokens")
     n_bpe = report.value("tiny-hf", str(corpus), "tokens")
     assert n_bytes == len(corpus.read_bytes())  # one token per byte, newlines included
@@ -122,7 +122,8 @@ def test_evaluate_text_all_formats_and_run_folder(tiny_hf_run, tiny_spm_run, tik
                            runs_dir=tmp_path / "runs", name="ev")
     d = report.to_dict()
     subjects = {r["subject"] for r in d["rows"]}
-    assert subjects == {"tiny-hf", "tokenizer", "tiny"}
+    assert subjects == {"tiny-hf", "tiny-spm", "tiny"}  # a run's file is named after its run, never "tokenizer"
+    dataset = f"{small_corpus}/heldout[:400]"  # held out by default, and the cut is part of the label
     hf_info = d["tokenizers"][0]
     assert hf_info["fast_encoder"]["used"] is True
     prem = [r for r in d["rows"] if r["metric"] == "token_premium" and r["subject"] == "tiny-hf"]
@@ -131,11 +132,11 @@ def test_evaluate_text_all_formats_and_run_folder(tiny_hf_run, tiny_spm_run, tik
     assert next(r["value"] for r in prem if r["language"] == "en") == 1.0
     assert d["parallel"][0]["dropped_misaligned"] == 1  # the empty German cell
     # the tiktoken copy of the HF tokenizer gives the same counts
-    assert report.value("tiny", str(small_corpus), "tokens") == report.value("tiny-hf", str(small_corpus), "tokens")
+    assert report.value("tiny", dataset, "tokens") == report.value("tiny-hf", dataset, "tokens")
     rec = load_run(tmp_path / "runs" / "ev")
     assert rec.kind == "text-eval" and rec.status == "done"
     assert rec.report["schema"] == 1 and rec.report["rows"] == json.loads(json.dumps(d["rows"]))
-    assert any(k.startswith("bytes_per_token[") for k in rec.metrics[str(small_corpus)])
+    assert any(k.startswith("bytes_per_token[") for k in rec.metrics[dataset])
 
 
 def test_cli_eval_text_json(tiny_hf_run, small_corpus, tmp_path, capsys):
@@ -161,8 +162,8 @@ def test_cli_default_corpora_have_80_languages(tiny_hf_run, tmp_path, capsys):
     assert rc == 0
     payload = json.loads(capsys.readouterr().out)
     prem = [r for r in payload["rows"] if r["metric"] == "token_premium"]
-    assert len({r["language"] for r in prem}) >= 80
-    assert all(r["script"] and r["dataset"] == "builtin:parallel" for r in prem)
+    assert len({r["language"] for r in prem}) >= 40  # sentences by default (builtin:parallel holds labels)
+    assert all(r["script"] and r["dataset"] == "builtin:parallel-sentences" for r in prem)
     datasets = {r["dataset"] for r in payload["rows"]}
-    assert {"builtin:english/heldout", "builtin:code/heldout", "builtin:legal/heldout"} <= datasets
+    assert {"builtin:english/heldout[:200]", "builtin:code/heldout[:200]", "builtin:legal/heldout[:200]"} <= datasets
     assert any(r["metric"] == "token_premium_max_over_min" for r in payload["rows"])

@@ -8,7 +8,7 @@ import pytest
 
 from tokbench.cli import main
 from tokbench.errors import TokbenchError
-from tokbench.text.evaluate import sweep_vocab
+from tokbench.text.sweep import sweep_vocab
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ Each area registers its commands from its own module (`train_text`, `eval_text`,
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -18,7 +19,7 @@ from tokbench.errors import TokbenchError
 app = typer.Typer(
     name="tokbench",
     help="Train, evaluate and compare tokenizers for text, images and audio.",
-    no_args_is_help=True,
+    no_args_is_help=False,  # bare `tokbench` is a usage error (exit 2) that lists the commands
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -40,7 +41,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version_cal
     **--json** for scripts; run folders land in **./runs** unless **--runs-dir** says otherwise."""
 
 
-_COMMAND_MODULES = ("train_text", "eval_text", "kernels", "visual", "visual_eval", "audio", "dashboard", "runs")
+_COMMAND_MODULES = ("train_text", "eval_text", "export", "kernels", "visual", "visual_eval", "audio", "dashboard", "runs")
 for _module in _COMMAND_MODULES:
     try:
         importlib.import_module(f"tokbench.cli.{_module}")
@@ -49,35 +50,127 @@ for _module in _COMMAND_MODULES:
             raise
 
 
+#: exit statuses of the CLI contract: bad input or usage (one line on stderr), a bug, Ctrl-C
+USAGE_EXIT, BUG_EXIT, INTERRUPTED_EXIT = 2, 1, 130
+
+
 def _fail(message: str, code: int) -> int:
     typer.echo(f"tokbench: error: {message}", err=True)
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors become one line on stderr and exit 2; never a traceback unless TOKBENCH_DEBUG=1."""
-    debug = os.environ.get("TOKBENCH_DEBUG") == "1"
+def _click_classes(name: str) -> tuple[type, ...]:
+    """The click exception class `name` from typer's vendored click and from click itself (typer ships its
+    own copy, so handlers that name only `click.X` never match what typer raises)."""
+    classes = [getattr(click.exceptions, name)]
     try:
-        rc = app(args=argv, standalone_mode=False, prog_name="tokbench")
+        from typer._click import exceptions as vendored
+
+        classes.append(getattr(vendored, name))
+    except (ImportError, AttributeError):  # an older typer that uses click itself
+        pass
+    return tuple(classes)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _usage_error(exc: Exception, argv: list[str]) -> int:
+    """A usage error: the usage line and the help hint, then one `tokbench: error:` line; exit 2.
+
+    The rule the bad-input tests assert: stderr ends with exactly one `tokbench: error: ...` line, preceded by
+    the hint lines: `Try 'tokbench COMMAND -h' for help.`, after `Usage: ...` when the parser got that far."""
+    ctx = getattr(exc, "ctx", None)
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    group = ctx.command if ctx is not None else None
+    if hasattr(group, "list_commands") and (type(exc).__name__ == "NoArgsIsHelpError"
+                                            or message.startswith("Missing command")):
+        message = f"no command given (commands: {', '.join(group.list_commands(ctx))})"
+    if ctx is not None:
+        usage, path = ctx.get_usage(), ctx.command_path
+    else:  # raised while parsing, before a context exists: hint at the command named in argv
+        command = next((a for a in argv if not a.startswith("-")), "")
+        usage, path = "", f"tokbench {command}".strip()
+    if usage:
+        typer.echo(_one_line(usage), err=True)
+    typer.echo(f"Try '{path} -h' for help.", err=True)
+    message = _one_line(message) or "invalid usage"
+    return _fail(message[0].lower() + message[1:], USAGE_EXIT)
+
+
+@functools.lru_cache(maxsize=1)
+def _root_command():
+    """The click command typer builds from `app` (built once: it takes ~0.15 s)."""
+    return typer.main.get_command(app)
+
+
+def _interrupted_runs() -> list:
+    runs = sys.modules.get("tokbench.runs")
+    return list(getattr(runs, "INTERRUPTED_RUNS", []) or [])
+
+
+def _interrupted(argv: list[str], before: int) -> int:
+    """Ctrl-C: one line that says what became of the run and how to continue it; exit 130. Only runs that
+    this call marked interrupted count (`before`: how many the process had marked when it started)."""
+    cut = _interrupted_runs()[before:]
+    if not cut:
+        typer.echo("tokbench: interrupted", err=True)
+        return INTERRUPTED_EXIT
+    path = cut[-1]
+    command = next((a for a in argv if not a.startswith("-")), "")
+    root = _root_command()
+    sub = root.commands.get(command) if hasattr(root, "commands") else None
+    resumable = sub is not None and any("--resume" in getattr(p, "opts", ()) for p in sub.params)
+    how = (f"continue it with: tokbench {command} --resume {path}" if resumable
+           else f"{command or 'this command'} has no --resume: run it again")
+    typer.echo(f"tokbench: interrupted: run {path} is marked interrupted; {how}", err=True)
+    return INTERRUPTED_EXIT
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors become one line on stderr and exit 2; never a traceback unless TOKBENCH_DEBUG=1.
+
+    The command is parsed and invoked here rather than through typer's own main, so that usage errors,
+    Ctrl-C and `--help` exits reach the handlers below unchanged (typer turns Ctrl-C into a silent exit 130).
+    """
+    debug = os.environ.get("TOKBENCH_DEBUG") == "1"
+    args = list(sys.argv[1:] if argv is None else argv)
+    interrupted_before = len(_interrupted_runs())
+    try:
+        command = _root_command()
+        command._main_shell_completion({}, "tokbench", None)  # answers a shell's completion request and exits
+        with command.make_context("tokbench", args) as ctx:
+            rc = command.invoke(ctx)
         return rc if isinstance(rc, int) else 0
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        return _fail("interrupted", 130)
+    except _click_classes("Exit") + (typer.Exit,) as exc:
+        return getattr(exc, "exit_code", 0)
+    except _click_classes("UsageError") as exc:
+        return _usage_error(exc, args)
+    except _click_classes("ClickException") as exc:
+        return _fail(_one_line(exc.format_message()), USAGE_EXIT)
+    except _click_classes("Abort") + (typer.Abort, KeyboardInterrupt, EOFError):
+        return _interrupted(args, interrupted_before)
     except TokbenchError as exc:
         if debug:
             raise
-        return _fail(str(exc), 2)
+        return _fail(_one_line(str(exc)), USAGE_EXIT)
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 - a bug: still one line, with the way to see more
         if debug:
             raise
-        return _fail(f"internal error: {type(exc).__name__}: {exc} (set TOKBENCH_DEBUG=1 for the traceback)", 1)
+        return _fail(f"internal error: {type(exc).__name__}: {_one_line(exc)} (set TOKBENCH_DEBUG=1 for the "
+                     "traceback)", BUG_EXIT)
 
 
 def run() -> None:
-    sys.exit(main())
+    rc = main()
+    if rc == INTERRUPTED_EXIT:  # Ctrl-C: native training abandoned in a worker thread must not hold the exit
+        import atexit
+
+        atexit._run_exitfuncs()  # what a normal exit runs (e.g. deleting the spooled stdin), then leave at once
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    sys.exit(rc)

@@ -13,12 +13,20 @@ from tokbench.cli.common import DEFAULT_RUNS_DIR, JsonOpt, emit, metrics_table, 
 
 @app.command("runs")
 def runs_command(
-    runs_dir: Annotated[Path, typer.Argument(help="Folder that holds run folders.")] = DEFAULT_RUNS_DIR,
+    runs_dir: Annotated[Optional[Path], typer.Argument(help="Folder that holds run folders (default ./runs).")] = None,
     kind: Annotated[Optional[str], typer.Option(help="Only runs of this kind (text-bpe, visual-vq, ...).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """List run folders: name, kind, status, start time. Corrupt folders are listed as such."""
-    from tokbench.runs import list_runs
+    """List run folders: name, kind, status, start time. Corrupt folders are listed as such. A folder
+    named on the command line must exist; the default ./runs may be missing (no runs yet)."""
+    from tokbench.errors import TokbenchError
+    from tokbench.runs import KINDS, list_runs
+
+    if runs_dir is not None and not runs_dir.is_dir():
+        raise TokbenchError(f"{runs_dir}: {'not a folder' if runs_dir.exists() else 'no such folder'}")
+    if kind is not None and kind not in KINDS:
+        raise TokbenchError(f"--kind {kind!r}: unknown run kind (expected one of {', '.join(KINDS)})")
+    runs_dir = DEFAULT_RUNS_DIR if runs_dir is None else runs_dir
 
     rows = [{"name": r.name, "path": str(r.path), "kind": r.kind, "status": r.status,
              "started": r.info.get("started"), "error": r.error} for r in list_runs(runs_dir, kind)]

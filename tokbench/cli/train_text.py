@@ -9,7 +9,7 @@ import typer
 
 from tokbench.cli import app
 from tokbench.cli.common import (DEFAULT_RUNS_DIR, CorpusOpt, ErrorsOpt, JsonOpt, NameOpt, RunsDirOpt, emit,
-                                 metrics_table, stdout)
+                                 metrics_table, stderr, stdout)
 from tokbench.errors import TokbenchError
 
 
@@ -19,6 +19,8 @@ def _parse_options(pairs: list[str]) -> dict[str, Any]:
         if "=" not in pair:
             raise TokbenchError(f"--option {pair!r}: expected KEY=VALUE")
         key, value = pair.split("=", 1)
+        if not key.strip():
+            raise TokbenchError(f"--option {pair!r}: empty KEY")
         out[key.strip().replace("-", "_")] = _coerce(value)
     return out
 
@@ -37,7 +39,8 @@ def _coerce(value: str) -> Any:
 @app.command("train-bpe")
 def train_bpe_command(
     corpus: CorpusOpt = None,
-    vocab_size: Annotated[int, typer.Option("--vocab-size", "-v", help="Final vocabulary size, special tokens included.")] = 8192,
+    vocab_size: Annotated[Optional[int], typer.Option("--vocab-size", "-v", help="Final vocabulary size, special tokens "
+                          "included (default 8192; with --resume, the recorded size).")] = None,
     variant: Annotated[str, typer.Option(help="plain | domain (KL3M-style) | char (OCR) | supertoken | triad (numbers).")] = "plain",
     backend: Annotated[str, typer.Option(help="hf (HF tokenizers, byte-level) or spm (sentencepiece).")] = "hf",
     model_type: Annotated[str, typer.Option("--model-type", help="With --backend spm: bpe or unigram.")] = "bpe",
@@ -61,6 +64,14 @@ def train_bpe_command(
     errors: ErrorsOpt = "strict",
     no_eval: Annotated[bool, typer.Option("--no-eval", help="Skip the held-out evaluation.")] = False,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Restart an interrupted run folder in place with its recorded config.")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="Count on a distributed engine (dask): a local "
+                      "cluster, or the one at --scheduler. Plain and supertoken (superbpe) only.")] = None,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="--engine dask: address of a running "
+                         "cluster (tcp://host:8786); its workers must reach the corpus paths or URLs.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="--engine dask: local cluster size "
+                       "(default: one per core).")] = None,
+    from_counts: Annotated[Optional[Path], typer.Option("--from-counts", help="Learn from the count tables of "
+                           "an --engine run (no corpus read), e.g. at another --vocab-size.")] = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
     name: NameOpt = None,
     json_out: JsonOpt = False,
@@ -81,10 +92,22 @@ def train_bpe_command(
                        min_frequency=min_frequency, special_tokens=special, pretokenizer=pretokenizer,
                        normalization=normalize, lowercase=lowercase, split_digits=split_digits,
                        max_token_length=max_token_length, threads=threads, errors=errors, runs_dir=runs_dir,
-                       name=name, evaluate=not no_eval, options=options, resume=resume)
+                       name=name, evaluate=not no_eval, options=options, resume=resume,
+                       **({"engine": engine, "scheduler": scheduler, "workers": workers, "from_counts": from_counts}
+                          if engine or scheduler or workers or from_counts else {}))
+
+    if result.vocab.get("warning"):
+        stderr.print(f"warning: {result.vocab['warning']}", markup=False, highlight=False, soft_wrap=True)
 
     def render(payload: dict[str, Any]) -> None:
-        stdout.print(metrics_table(f"{variant} BPE, vocab {vocab_size:,}: {payload['run_dir']}", payload["metrics"]))
+        v = payload["vocab"]
+        added = v.get("added_by_variant", 0)
+        size = f"vocab {v['reached']:,} reached of {v['requested']:,} requested" if v["reached"] != v["requested"] \
+            else f"vocab {v['reached']:,}"
+        if added:
+            size = (f"vocab {v['reached']:,} ({v['reached'] - added:,} BPE of {v['requested']:,} requested + "
+                    f"{added:,} added by the variant)")
+        stdout.print(metrics_table(f"{variant} BPE, {size}: {payload['run_dir']}", payload["metrics"]))
         for note in payload.get("notes", []):
             stdout.print(f"note: {note}")
         stdout.print(f"tokenizer: [bold]{payload['tokenizer']}[/bold]")

@@ -13,16 +13,22 @@ import numpy as np
 
 
 def corpus_token_count(token_counts: Sequence[int]) -> int:
-    """CTC: the corpus token count, Σ_i |T(s_i)| over aligned lines each encoded alone (Lundin et al. 2025,
-    "The Token Tax"/crosslingual token premium study; Petrov et al. 2023)."""
+    """CTC, the corpus token count: CTC = Σ_i |T(s_i)| over a fixed set of aligned lines, each encoded alone.
+
+    Arnett, Chang, Biderman & Bergen 2025, "Explaining and Mitigating Crosslingual Tokenizer Inequities"
+    (NeurIPS 2025), measure token premiums through the CTC of the same parallel text (FLORES-200) in each
+    language."""
     return int(sum(int(c) for c in token_counts))
 
 
 def token_premium(counts: Sequence[int], pivot_counts: Sequence[int]) -> float:
-    """Token premium of a language L: CTC_L / CTC_pivot over the same aligned lines (pivot: English).
+    """Token premium of a language L: premium_L = CTC_L / CTC_pivot over the same aligned lines (pivot: English).
 
-    Petrov et al. 2023, "Language Model Tokenizers Introduce Unfairness Between Languages" (premium as a
-    ratio of total lengths); a premium of 1.5 means 50% more tokens for the same content.
+    Petrov, La Malfa, Torr & Bibi 2023, "Language Model Tokenizers Introduce Unfairness Between Languages"
+    (NeurIPS 2023): the premium of language A relative to B is the ratio of the tokenized lengths of the same
+    content, |T(s_A)| / |T(s_B)|, measured over FLORES-200 sentences; Arnett et al. 2025 compute the same ratio
+    of corpus token counts. A premium of 1.5 means 50% more tokens for the same content; a tokenizer "achieves
+    parity" for A (Petrov et al.) when the premium is close to 1.
     """
     if len(counts) != len(pivot_counts):
         raise ValueError("premium needs the same aligned lines in both languages")
@@ -33,9 +39,13 @@ def token_premium(counts: Sequence[int], pivot_counts: Sequence[int]) -> float:
 
 
 def parity(counts: Sequence[int], pivot_counts: Sequence[int]) -> float:
-    """Parity (mean of per-sentence ratios): (1/N) Σ_i |T(s_i^L)| / |T(s_i^pivot)| over aligned lines whose
-    pivot side has at least one token (Petrov et al. 2023 define tokenizer parity on per-sentence length
-    ratios; 1 = parity). Unlike the premium, every line weighs the same however long it is.
+    """Mean per-sentence length ratio, reported as `parity`: (1/N) Σ_i |T(s_i^L)| / |T(s_i^pivot)| over aligned
+    lines whose pivot side has at least one token; 1 = parity.
+
+    Petrov et al. 2023 state parity per translated sentence pair (a tokenizer achieves parity for A with
+    respect to B when |T(s_A)| / |T(s_B)| ≈ 1) and report the premium on a corpus; this is the sentence-level
+    reading of that definition, averaged. Unlike the premium (a ratio of totals), every line weighs the same
+    however long it is, so short lines pull it up: use `token_premium` to compare with published premiums.
     """
     if len(counts) != len(pivot_counts):
         raise ValueError("parity needs the same aligned lines in both languages")
@@ -79,9 +89,11 @@ def group_mean(values: Mapping[str, float], groups: Mapping[str, str]) -> dict[s
 def fit_power_law(vocab_sizes: Sequence[float], token_counts: Sequence[float]) -> dict[str, float]:
     """Fit CTC(V) = a · V^b by least squares in log-log space: log CTC = log a + b log V.
 
-    Returns a, b (b < 0: more vocabulary, fewer tokens) and r2 of the log-log fit. Used by `sweep-vocab`
-    as in the crosslingual token premium study (Lundin et al. 2025), which fits per-language token counts
-    against vocabulary size.
+    Returns a, b (b < 0: more vocabulary, fewer tokens) and r2 of the log-log fit. Arnett, Chang, Biderman &
+    Bergen 2025 ("Explaining and Mitigating Crosslingual Tokenizer Inequities") fit, per language, the CTC of
+    monolingual tokenizers against their vocabulary size with a power law and solve it for the size at which
+    the language's CTC matches a target (its "optimal" vocabulary size); `sweep-vocab` does the same over the
+    vocabulary sizes its tokenizers actually reached.
     """
     v = np.log(np.asarray(vocab_sizes, dtype=np.float64))
     c = np.log(np.asarray(token_counts, dtype=np.float64))
@@ -96,7 +108,7 @@ def fit_power_law(vocab_sizes: Sequence[float], token_counts: Sequence[float]) -
 
 def vocab_for_target(fit: Mapping[str, float], target_count: float) -> float:
     """The vocabulary size at which a fitted power law a · V^b reaches `target_count` tokens:
-    V* = (target / a)^(1/b)."""
+    V* = (target / a)^(1/b) (the inversion Arnett et al. 2025 use for language-specific vocabulary sizes)."""
     a, b = float(fit["a"]), float(fit["b"])
     if b == 0 or a <= 0 or target_count <= 0:
         return math.nan

@@ -1,15 +1,18 @@
 """Where text comes from: files, globs, directories, stdin (`-`) and `builtin:NAME` corpora.
 
-Everything streams line by line (a multi-GB corpus is never read into memory) and knows nothing of
-tokenizers. Built-in corpora are made once from what installed packages ship (no network), cached under
-`$TOKBENCH_CACHE` (default `~/.cache/tokbench`), and carry a fixed train/held-out split: a document goes
-to held-out when the first byte of the sha256 of its text is below 26 (about 10%). User corpora are split
-by line: every tenth line (line numbers 10, 20, ...) is held out.
+Everything streams line by line (a multi-GB corpus is never read into memory; training cuts lines longer
+than `LONG_LINE_CHARS` into pieces) and knows nothing of tokenizers. Standard input is copied once into a
+temporary file that every split reads and that is deleted when the process exits. Built-in corpora are
+made once from what installed packages ship (no network), cached under `$TOKBENCH_CACHE` (default
+`~/.cache/tokbench`), and carry a fixed train/held-out split: a document goes to held-out when the first byte
+of the sha256 of its text is below 26 (about 10%). User corpora are split by line: every tenth line (line
+numbers 10, 20, ...) is held out.
 """
 
 from __future__ import annotations
 
 import ast
+import atexit
 import glob
 import hashlib
 import os
@@ -127,11 +130,43 @@ def legal_documents() -> Iterator[str]:
         yield text
 
 
+#: Debian packages whose documentation makes `builtin:english-large` (the Makefile installs them).
+ENGLISH_LARGE_PACKAGES = ("python3-doc", "linux-doc")
+_DOC_ROOT = Path("/usr/share/doc")
+
+
+def english_large_files(root: Path = _DOC_ROOT) -> list[Path]:
+    """The reStructuredText/plain-text sources of CPython's and the Linux kernel's documentation, as Debian's
+    python3-doc (`python3.X/html/_sources`) and linux-doc (`linux-doc-X/Documentation`, gzipped) ship them.
+    The kernel's devicetree bindings (schemas, not prose) are left out."""
+    files = sorted(root.glob("python3.*/html/_sources/**/*.txt"))
+    for docs in sorted(root.glob("linux-doc-*/Documentation")):
+        files += sorted(p for p in docs.rglob("*.gz") if p.name.endswith((".rst.gz", ".txt.gz"))
+                        and "devicetree" not in p.relative_to(docs).parts)
+    return list({p.resolve(): p for p in files}.values())  # python3.X-doc/html links to python3.X/html
+
+
+def english_large_documents() -> Iterator[str]:
+    """One document per documentation source file (see `english_large_files`), taken as is (rst/txt markup
+    included). Raises TokbenchError naming the Debian packages when none are installed."""
+    import gzip
+
+    files = english_large_files()
+    if not files:
+        raise TokbenchError("builtin:english-large needs the Debian packages " + " and ".join(ENGLISH_LARGE_PACKAGES)
+                            + " (apt-get install " + " ".join(ENGLISH_LARGE_PACKAGES) + ")")
+    for path in files:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        yield raw.decode("utf-8", errors="replace")
+
+
 #: name -> (document generator, one-line description). Other modules add their own built-ins here.
 BUILTIN_TEXT: dict[str, tuple[Callable[[], Iterable[str]], str]] = {
     "english": (english_documents, "English prose: CPython's pydoc topics and the standard library's docstrings"),
     "code": (code_documents, "Python source code: the standard library"),
     "legal": (legal_documents, "license texts from /usr/share/common-licenses and installed packages"),
+    "english-large": (english_large_documents, "English technical prose (~36 MB): CPython's and the Linux "
+                      "kernel's documentation sources from Debian's python3-doc and linux-doc"),
 }
 
 
@@ -205,20 +240,46 @@ class TextFile:
     line_split: str  # "all" | "train" | "heldout": how to filter lines (user files); built-ins come pre-split
 
 
-def _stdin_to_file() -> Path:
-    folder = cache_dir() / "stdin"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="stdin.", suffix=".txt", dir=folder)
-    with os.fdopen(fd, "wb") as fh:
-        shutil.copyfileobj(sys.stdin.buffer, fh, 1 << 20)
-    return Path(tmp)
+#: the spooled copy of standard input (stdin can be read only once), and the stream it was read from
+_STDIN_SPOOL: list[Path] = []
+_STDIN_SOURCE: list[object] = []
+
+
+def _remove_stdin_spool() -> None:
+    for path in _STDIN_SPOOL:
+        path.unlink(missing_ok=True)
+    _STDIN_SPOOL.clear()
+    _STDIN_SOURCE.clear()
+
+
+atexit.register(_remove_stdin_spool)
+
+
+def stdin_spool() -> Path:
+    """Standard input copied once into a temporary file, so every split of `-` (train, held-out, the
+    fingerprint) reads the same bytes; the copy is deleted when the process exits (a run that wants to keep
+    the data copies it into its own folder). A new `sys.stdin` object (a caller swapped it) is spooled anew."""
+    if _STDIN_SPOOL and _STDIN_SOURCE and _STDIN_SOURCE[0] is sys.stdin and _STDIN_SPOOL[0].exists():
+        return _STDIN_SPOOL[0]
+    source = sys.stdin
+    fd, tmp = tempfile.mkstemp(prefix="tokbench-stdin.", suffix=".txt")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            shutil.copyfileobj(source.buffer, fh, 1 << 20)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    _remove_stdin_spool()
+    _STDIN_SPOOL.append(Path(tmp))
+    _STDIN_SOURCE.append(source)
+    return _STDIN_SPOOL[0]
 
 
 def evaluation_split(specs: str | Iterable[str]) -> str:
-    """The split to evaluate on when none is chosen: held-out for built-ins (never their training text),
-    everything for the user's own files."""
-    specs = [specs] if isinstance(specs, str) else list(specs)
-    return "heldout" if all(s.startswith(BUILTIN_PREFIX) for s in specs) else "all"
+    """The split to evaluate on when none is chosen: held-out, for built-ins and the user's own files alike,
+    by the same rule `train-bpe` trains with (built-ins by document hash, files every tenth line), so a
+    tokenizer trained here is never scored on its own training lines unless `--split` asks for it."""
+    return "heldout"
 
 
 def resolve(spec: str, split: str = "all") -> list[TextFile]:
@@ -230,7 +291,7 @@ def resolve(spec: str, split: str = "all") -> list[TextFile]:
         splits = ("train", "heldout") if split == "all" else (split,)
         return [TextFile(builtin_path(name, s), spec, "all") for s in splits]
     if spec == "-":
-        return [TextFile(_stdin_to_file(), spec, split)]
+        return [TextFile(stdin_spool(), spec, split)]
     path = Path(spec).expanduser()
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and not any(x.startswith(".") for x in p.relative_to(path).parts))
@@ -277,6 +338,40 @@ def iter_file_lines(path: Path, errors: str = "strict", line_split: str = "all")
                 # skip: drop the line
 
 
+#: Lines longer than this (in characters) are cut into pieces for training (`Corpus.bounded_lines`): a 50 MB
+#: single-line file would otherwise be one sequence for the trainer, which then holds GBs of per-split state.
+LONG_LINE_CHARS = 1 << 16
+
+
+def cut_long_line(line: str, max_chars: int = LONG_LINE_CHARS) -> Iterator[str]:
+    """Consecutive pieces of `line`, each at most `max_chars` long, cut just before a whitespace character
+    in the second half of the window when there is one (so words stay whole), anywhere otherwise. The
+    pieces join back to `line`; only the pre-tokenizer chunks that straddle a cut can differ."""
+    start, n = 0, len(line)
+    while n - start > max_chars:
+        end = start + max_chars
+        cut = end
+        floor = start + max_chars // 2
+        while cut > floor and not line[cut].isspace():
+            cut -= 1
+        if cut == floor:
+            cut = end
+        yield line[start:cut]
+        start = cut
+    if start < n:
+        yield line[start:]
+
+
+@dataclass
+class CorpusStats:
+    """What one pass over a corpus split found (`Corpus.scan`)."""
+
+    lines: int = 0
+    text_lines: int = 0
+    bytes: int = 0
+    longest_line_bytes: int = 0
+
+
 class Corpus:
     """A streaming text corpus over one or more `--corpus` specs, restricted to a split."""
 
@@ -289,6 +384,7 @@ class Corpus:
         self.split = split
         self.errors = errors
         self.files: list[TextFile] = [f for spec in self.specs for f in resolve(spec, split)]
+        self.stats: CorpusStats | None = None  # what the last `scan` found
 
     @property
     def name(self) -> str:
@@ -329,14 +425,39 @@ class Corpus:
                 return
         raise TokbenchError(f"corpus {self.name} ({self.split}) is empty")
 
-    def validate(self) -> None:
+    def scan(self) -> CorpusStats:
+        """One full pass: every byte decodes under the error policy; what the split holds."""
+        stats = CorpusStats()
+        for line in self.lines():
+            size = len(line.encode("utf-8"))
+            stats.lines += 1
+            stats.bytes += size
+            stats.longest_line_bytes = max(stats.longest_line_bytes, size)
+            stats.text_lines += bool(line.strip())
+        self.stats = stats
+        return stats
+
+    def validate(self) -> CorpusStats:
         """One full pass before any work starts: every byte decodes under the error policy, and some text
         is there. Cheap next to training, and it keeps bad input from leaving half-made run folders."""
-        has_text = False
-        for line in self.lines():
-            has_text = has_text or bool(line.strip())
-        if not has_text:
+        stats = self.scan()
+        if not stats.text_lines:
             raise TokbenchError(f"corpus {self.name} ({self.split}) is empty")
+        return stats
+
+    def bounded_lines(self, max_chars: int | None = None) -> Iterator[str]:
+        """The lines, with every line longer than `max_chars` (default `LONG_LINE_CHARS`) cut into pieces
+        (see `cut_long_line`), so that work per item stays bounded however long a line is."""
+        limit = LONG_LINE_CHARS if max_chars is None else max_chars
+        for line in self.lines():
+            if len(line) <= limit:
+                yield line
+            else:
+                yield from cut_long_line(line, limit)
+
+    def has_long_lines(self) -> bool:
+        """Whether some line is longer than `LONG_LINE_CHARS` (from the last scan; scans if there was none)."""
+        return (self.stats or self.scan()).longest_line_bytes > LONG_LINE_CHARS
 
     def fingerprint(self) -> list[dict]:
         return fingerprint(self.files)

@@ -5,15 +5,22 @@ vocabulary utilization and round-trip exactness on held-out text, streamed in ba
 `evaluate_text` (issue 4) puts any set of tokenizers against any set of corpora and parallel corpora:
 every metric of `corpus_stats`, normalized sequence length against a reference tokenizer, and token
 premiums / parity per language and script; it returns a `TextEvalReport` and can write a `text-eval` run.
+
+Like for like (issue 12): both score `evaluation_lines` of the same split, so one dataset label is one set of
+lines; every row carries its provenance (command, split, lines, bytes); every tokenizer its requested and
+reached vocabulary (`vocabulary_record`, `requested_vocab`); and a tokenizer scored on lines its run was
+trained on (same file sha256, overlapping split) gets a warning (`training_overlap`). Vocabulary sweeps live
+in `tokbench.text.sweep`.
 """
 
 from __future__ import annotations
 
-import hashlib
+import csv
+import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +31,8 @@ from tokbench.errors import TokbenchError
 from tokbench.metrics import codebook, premiums, rate
 from tokbench.progress import track
 from tokbench.runs import Run
-from tokbench.sources.parallel import ParallelCorpus, load_parallel
+from tokbench.sources.parallel import ParallelCorpus
+from tokbench.sources.parallel_sentences import SENTENCES_NAME, load_any_parallel, measures
 from tokbench.sources.text import Corpus, batched, builtin_names, evaluation_split
 from tokbench.text.fast_encode import fast_tokenizer
 from tokbench.text.tokenizer import HFTokenizer, TextTokenizer, load_tokenizer
@@ -40,15 +48,22 @@ def _add_counts(counts: np.ndarray, ids: Sequence[int]) -> np.ndarray:
     return counts
 
 
+def evaluation_lines(lines: Iterable[str]) -> Iterator[str]:
+    """The lines every text evaluation scores: the non-blank ones (blank lines separate documents; a blank line
+    has nothing to tokenize). `train-bpe`'s held-out report and `eval-text` both go through here, so one dataset
+    label always means one set of lines."""
+    return (ln for ln in lines if ln.strip())
+
+
 def basic_metrics(tokenizer: TextTokenizer, lines: Iterable[str], batch_size: int = 512) -> dict[str, float]:
     """Bytes/token, chars/token, fertility (tokens per whitespace word), utilization and round-trip rate.
 
-    Each line is encoded on its own, without special tokens; round trip counts lines where
-    decode(encode(line)) == line exactly.
+    Scores `evaluation_lines(lines)`, each encoded on its own without special tokens; round trip counts lines
+    where decode(encode(line)) == line exactly. `lines` and `bytes` say what was scored.
     """
     n_bytes = n_chars = n_words = n_tokens = n_lines = exact = 0
     counts = np.zeros(tokenizer.vocab_size, dtype=np.int64)
-    for batch in batched(lines, batch_size):
+    for batch in batched(evaluation_lines(lines), batch_size):
         encoded = tokenizer.encode_batch(batch)
         for line, ids in zip(batch, encoded):
             n_lines += 1
@@ -59,9 +74,10 @@ def basic_metrics(tokenizer: TextTokenizer, lines: Iterable[str], batch_size: in
             counts = _add_counts(counts, ids)
             exact += tokenizer.decode(ids) == line
     if n_tokens == 0:
-        return {"lines": n_lines, "tokens": 0}
+        return {"lines": n_lines, "bytes": n_bytes, "tokens": 0}
     return {
         "lines": n_lines,
+        "bytes": n_bytes,
         "tokens": n_tokens,
         "bytes_per_token": rate.bytes_per_token(n_bytes, n_tokens),
         "chars_per_token": rate.chars_per_token(n_chars, n_tokens),
@@ -71,11 +87,111 @@ def basic_metrics(tokenizer: TextTokenizer, lines: Iterable[str], batch_size: in
     }
 
 
+# ---------------------------------------------------------------------------------------------- vocabulary
+def vocabulary_record(requested: int, reached: int, added: int = 0) -> dict[str, Any]:
+    """The requested and the reached vocabulary of a trained tokenizer, and a warning when they differ.
+
+    `added`: tokens a variant adds on top of the requested size by design (triad), so the expected size is
+    requested + added. HF's trainer stops early, silently, when no pair reaches --min-frequency: a
+    "32,000-token" BPE of 5,311 tokens must never be reported as 32,000.
+    """
+    out: dict[str, Any] = {"requested": int(requested), "reached": int(reached)}
+    if added:
+        out["added_by_variant"] = int(added)
+    expected = requested + added
+    if reached != expected:
+        base = reached - added
+        what = f"reached {base:,} BPE tokens (+{added:,} added by the variant)" if added else f"reached {reached:,}"
+        out["warning"] = (f"vocabulary shortfall: requested {requested:,} tokens, {what}; the training corpus has "
+                          "no more pairs that occur often enough (more text or a lower --min-frequency)"
+                          if base < requested else f"vocabulary differs: requested {requested:,} tokens, {what}")
+    return out
+
+
+def comparison_notes(extra_metrics: dict[str, dict[str, Any]], reached: int) -> list[str]:
+    """Say plainly when a variant's comparison against a plain BPE peer is not at equal reached vocabulary
+    (the peer's size is recorded as `plain_vocab_size`)."""
+    notes = []
+    for dataset, values in extra_metrics.items():
+        plain = values.get("plain_vocab_size")
+        if plain is None:
+            continue
+        own = int(values.get("supertoken_vocab_size", reached))
+        if int(plain) != own:
+            notes.append(f"{dataset}: the plain BPE peer reached {int(plain):,} tokens and this tokenizer {own:,}: "
+                         "the comparison is NOT at equal vocabulary")
+        else:
+            notes.append(f"{dataset}: compared with a plain BPE peer of the same reached vocabulary ({own:,})")
+    return notes
+
+
+def requested_vocab(tok: TextTokenizer) -> int | None:
+    """The vocabulary size a tokbench run asked for (None for tokenizers from elsewhere)."""
+    info = _run_info(tok)
+    vocab = info.get("vocab") or {}
+    if "requested" in vocab:
+        return int(vocab["requested"])
+    spec = (info.get("config") or {}).get("spec") or {}
+    return int(spec["vocab_size"]) if "vocab_size" in spec else None
+
+
+def _run_info(tok: TextTokenizer) -> dict[str, Any]:
+    run_dir = getattr(tok, "run_dir", None)
+    if run_dir is None or not (Path(run_dir) / "run.json").is_file():
+        return {}
+    try:
+        return json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _overlaps(trained_split: str, evaluated_split: str) -> bool:
+    """Whether two line filters of the same file share lines (train and held-out are disjoint)."""
+    return "all" in (trained_split, evaluated_split) or trained_split == evaluated_split
+
+
+def training_overlap(tok: TextTokenizer, corpus: Corpus) -> list[str]:
+    """The evaluated files whose scored lines the tokenizer was trained on, from its run's data fingerprint
+    (same sha256, overlapping line filter)."""
+    trained = {}
+    for entry in _run_info(tok).get("data") or []:
+        if isinstance(entry, dict) and entry.get("sha256"):
+            trained.setdefault(entry["sha256"], []).append(entry.get("split", "all"))
+    if not trained:
+        return []
+    out = []
+    for entry in corpus.fingerprint():
+        if any(_overlaps(t, entry.get("split", "all")) for t in trained.get(entry["sha256"], [])):
+            out.append(entry["path"])
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- issue 4: eval-text
-#: the built-in corpora evaluated when none is given (held-out splits), and the parallel corpus for premiums
+#: the built-in corpora evaluated when none is given (held-out splits), and the parallel corpus for premiums:
+#: sentences (what the premium literature measures), not the display-name labels of builtin:parallel
 DEFAULT_CORPORA = ("builtin:english", "builtin:code", "builtin:legal", "builtin:numbers")
-DEFAULT_PARALLEL = ("builtin:parallel",)
+DEFAULT_PARALLEL = (SENTENCES_NAME,)
 _NUMBER = re.compile(r"[0-9]+")
+
+#: metric -> +1 (higher is better) or -1 (lower is better); metrics absent here have no better direction
+#: (counts, entropy). Utilization and efficiencies: higher means the vocabulary is used more evenly
+#: (Zouhar et al. 2023 relate Rényi efficiency to downstream quality).
+METRIC_DIRECTION = {
+    "bytes_per_token": 1, "chars_per_token": 1, "tokens_per_char": -1, "tokens_per_word": -1,
+    "fertility_corpus": -1, "fertility_words_alone": -1, "continued_words": -1, "shannon_efficiency": 1,
+    "vocab_utilization": 1, "round_trip_rate": 1, "canonicality_rate": 1, "normalized_sequence_length": -1,
+    "token_premium": -1, "parity": -1, "corpus_token_count": -1, "token_premium_max_over_min": -1,
+    "token_premium_cv": -1, "parity_max_over_min": -1, "parity_cv": -1, "token_premium_mean": -1, "parity_mean": -1,
+}
+
+
+def metric_direction(metric: str) -> int:
+    """+1 when higher is better, -1 when lower is better, 0 when neither (see METRIC_DIRECTION)."""
+    if metric.startswith("renyi_efficiency_"):
+        return 1
+    if metric.startswith("tokens_per_number_"):
+        return -1
+    return METRIC_DIRECTION.get(metric, 0)
 
 
 @dataclass
@@ -86,6 +202,7 @@ class TextEvalReport:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     unavailable: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     tokenizers: list[dict[str, Any]] = field(default_factory=list)
     corpora: list[dict[str, Any]] = field(default_factory=list)
     parallel: list[dict[str, Any]] = field(default_factory=list)
@@ -106,8 +223,18 @@ class TextEvalReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": 1, "kind": "text-eval", "rows": self.rows, "unavailable": self.unavailable,
-                "tokenizers": self.tokenizers, "corpora": self.corpora, "parallel": self.parallel,
+                "warnings": self.warnings, "tokenizers": self.tokenizers, "corpora": self.corpora,
+                "parallel": self.parallel,
                 "premiums_by_script": self.premiums_by_script, **({"run_dir": self.run_dir} if self.run_dir else {})}
+
+    def write_csv(self, folder: str | Path) -> list[Path]:
+        """`rows.csv` (every row with its provenance) and `tokenizers.csv` (requested / reached vocabulary)
+        into `folder`; returns the paths."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        return [write_rows_csv(folder / "rows.csv", self.rows), write_rows_csv(folder / "tokenizers.csv",
+                                                                              [{k: v for k, v in t.items() if not isinstance(v, dict)}
+                                                                               for t in self.tokenizers])]
 
     def metrics_json(self) -> dict[str, dict[str, Any]]:
         """metrics.json view: {"<dataset>": {"<metric>[<tokenizer>]": value}} for the rows without a language."""
@@ -118,12 +245,35 @@ class TextEvalReport:
         return out
 
 
+def write_rows_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Rows of dicts as one CSV file (columns: every key, in first-seen order)."""
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    return path
+
+
 def _unique_names(toks: list[TextTokenizer]) -> list[str]:
-    names, seen = [], Counter()
+    """Tokenizer names, made unique: a repeated name gets the name of the folder above it (`runs-b/mine`),
+    and only when that repeats too a number."""
+    counts = Counter(t.name for t in toks)
+    names = []
     for t in toks:
-        seen[t.name] += 1
-        names.append(t.name if seen[t.name] == 1 else f"{t.name}-{seen[t.name]}")
-    return names
+        name = t.name
+        if counts[name] > 1:
+            base = Path(t.run_dir) if getattr(t, "run_dir", None) else t.path
+            parent = next((p.name for p in base.absolute().parents if p.name and p.name != name), "")
+            name = f"{parent}/{name}" if parent else name
+        names.append(name)
+    seen: Counter = Counter()
+    out = []
+    for name in names:
+        seen[name] += 1
+        out.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return out
 
 
 def corpus_stats(tokenizer: TextTokenizer, lines: list[str], alpha: float = 2.5,
@@ -141,7 +291,7 @@ def corpus_stats(tokenizer: TextTokenizer, lines: list[str], alpha: float = 2.5,
     n_bytes = n_chars = n_words = n_tokens = exact = canonical = 0
     words: Counter = Counter()
     numbers: Counter = Counter()
-    for batch in batched(lines, batch_size):
+    for batch in batched(evaluation_lines(lines), batch_size):
         encoded = tokenizer.encode_batch(batch)
         decoded = [tokenizer.decode(ids) for ids in encoded]
         reencoded = tokenizer.encode_batch(decoded)
@@ -210,18 +360,21 @@ def _premium_rows(report: TextEvalReport, subject: str, tok: TextTokenizer, corp
             report.unavailable.append({"metric": "token_premium", "subject": subject, "language": lang,
                                        "reason": str(exc)})
             continue
-        extra = {"language": lang, "script": script, "n": len(pairs)}
+        extra = {"language": lang, "script": script, "n": len(pairs), "command": "eval-text", "split": "all",
+                 "lines": len(pairs), "bytes": sum(len(b.encode("utf-8")) for _, b in pairs)}
         report.add(subject, corpus.name, "token_premium", prem[lang], **extra)
         report.add(subject, corpus.name, "parity", par[lang], **extra)
         report.add(subject, corpus.name, "corpus_token_count", premiums.corpus_token_count(lang_counts), **extra)
     others = {k: v for k, v in prem.items() if k != corpus.pivot}
     if others:
+        whole = {"command": "eval-text", "split": "all", "lines": sum(len(corpus.pairs[k]) for k in prem),
+                 "bytes": sum(len(b.encode("utf-8")) for k in prem for _, b in corpus.pairs[k])}
         for label, values in (("token_premium", prem), ("parity", par)):
             s = premiums.spread(values)
-            report.add(subject, corpus.name, f"{label}_max_over_min", s["max_over_min"])
-            report.add(subject, corpus.name, f"{label}_cv", s["cv"])
-            report.add(subject, corpus.name, f"{label}_mean", s["mean"])
-        report.add(subject, corpus.name, "premium_languages", len(prem))
+            report.add(subject, corpus.name, f"{label}_max_over_min", s["max_over_min"], **whole)
+            report.add(subject, corpus.name, f"{label}_cv", s["cv"], **whole)
+            report.add(subject, corpus.name, f"{label}_mean", s["mean"], **whole)
+        report.add(subject, corpus.name, "premium_languages", len(prem), **whole)
         scripts = {lang: corpus.script(lang) for lang in prem}
         by_script = premiums.group_mean(prem, scripts)
         sizes = Counter(scripts.values())
@@ -244,16 +397,29 @@ def evaluate_text(tokenizers: Sequence[str | TextTokenizer], corpora: Sequence[s
                   parallel: Sequence[str] | None = None, *, split: str | None = None, reference: str | int | None = None,
                   alpha: float = 2.5, fast: bool = True, max_lines: int | None = None, pivot: str | None = None,
                   min_entries: int = 1, errors: str = "strict", runs_dir: str | Path | None = None,
-                  name: str | None = None, verify_lines: int = 2000) -> TextEvalReport:
+                  name: str | None = None, verify_lines: int = 2000, engine: str | None = None,
+                  scheduler: str | None = None, workers: int | None = None) -> TextEvalReport:
     """Evaluate tokenizers on text corpora and parallel corpora; optionally write a `text-eval` run folder.
 
     With neither `corpora` nor `parallel`, the built-in corpora's held-out splits (`DEFAULT_CORPORA`) and
-    `builtin:parallel` are used. `split` defaults to "heldout" for built-ins and "all" for user files.
+    `builtin:parallel-sentences` are used. `split` defaults to "heldout" for built-ins and user files alike
+    (train-bpe's rule); a tokenizer scored on lines its run was trained on gets a warning. Every row carries
+    its provenance (command, split, lines, bytes). Tokenizer specs may be labelled `NAME=SPEC`.
     `reference` (name or index; default the first tokenizer when several) is the NSL reference. `fast` swaps
-    in the verified tiktoken encoder for byte-level HF BPE (`tokbench.text.fast_encode`).
+    in the verified tiktoken encoder for byte-level HF BPE (`tokbench.text.fast_encode`). `engine` ("dask",
+    on the cluster at `scheduler` or a local one of `workers`) computes the corpus metrics shard by shard
+    (`tokbench.text.engine_eval`).
     """
     if not tokenizers:
         raise TokbenchError("no tokenizer given (use -t SPEC, repeatable)")
+    if engine is not None or scheduler is not None or workers is not None:
+        from tokbench.text.engine_eval import evaluate_text_on_engine
+
+        return evaluate_text_on_engine(**{k: v for k, v in locals().items() if k != "evaluate_text_on_engine"})
+    if max_lines is not None and max_lines < 1:
+        raise TokbenchError(f"--max-lines {max_lines}: must be at least 1")
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise TokbenchError(f"--alpha {alpha}: the Rényi order must be a finite number above 0 (default 2.5)")
     if corpora is None and parallel is None:
         corpora = [c for c in DEFAULT_CORPORA if c.split(":", 1)[1] in builtin_names()]
         parallel = list(DEFAULT_PARALLEL)
@@ -264,22 +430,35 @@ def evaluate_text(tokenizers: Sequence[str | TextTokenizer], corpora: Sequence[s
     report = TextEvalReport()
     # data first (bad input fails before any work)
     texts: dict[str, list[str]] = {}
+    provenance: dict[str, dict[str, Any]] = {}
     fingerprints: list[dict] = []
     for spec in corpora:
         sp = split or evaluation_split(spec)
         corpus = Corpus(spec, split=sp, errors=errors)
-        lines = [ln for ln in corpus.lines() if ln.strip()]
+        lines = list(evaluation_lines(corpus.lines()))
         if max_lines is not None:
             lines = lines[:max_lines]
         if not lines:
-            raise TokbenchError(f"corpus {spec} ({sp}) is empty")
+            hint = ("; files hold out every tenth line (train-bpe's rule): --split all scores every line"
+                    if sp == "heldout" and not spec.startswith("builtin:") else "")
+            raise TokbenchError(f"corpus {spec} ({sp}) is empty{hint}")
         dataset = f"{spec}/{sp}" if sp != "all" else spec
+        if max_lines is not None:
+            dataset += f"[:{max_lines}]"  # a different set of lines gets a different label
         texts[dataset] = lines
+        provenance[dataset] = {"command": "eval-text", "split": sp, "lines": len(lines),
+                               "bytes": sum(len(ln.encode("utf-8")) for ln in lines)}
         fingerprints += corpus.fingerprint()
-        report.corpora.append({"dataset": dataset, "lines": len(lines)})
-    pcorpora = [load_parallel(p, pivot=pivot, min_entries=min_entries) for p in parallel]
+        report.corpora.append({"dataset": dataset, **provenance[dataset]})
+        for tok, nm in zip(toks, names):
+            seen = training_overlap(tok, corpus)
+            if seen:
+                report.warnings.append(f"{nm} was trained on lines of {dataset} ({', '.join(seen)}): these figures "
+                                       "are not held-out")
+    pcorpora = [load_any_parallel(p, pivot=pivot, min_entries=min_entries) for p in parallel]
     for pc in pcorpora:
-        report.parallel.append(pc.summary())
+        report.parallel.append({**pc.summary(), "measures": measures(pc.name),
+                                "missing_untranslated": sum(pc.missing.values())})
         fingerprints += pc.fingerprint()
     # the fast exact encoder, verified on a sample of this very data
     sample = [ln for lines in texts.values() for ln in lines[:verify_lines]]
@@ -290,6 +469,8 @@ def evaluate_text(tokenizers: Sequence[str | TextTokenizer], corpora: Sequence[s
     for tok, nm in zip(toks, names):
         info = {"name": nm, **tok.describe()}
         info["name"] = nm
+        info["vocab_size_requested"] = requested_vocab(tok)
+        info["vocab_size_reached"] = tok.vocab_size
         if fast:
             enc, status = fast_tokenizer(tok, sample)
             info["fast_encoder"] = status.to_dict()
@@ -307,12 +488,12 @@ def evaluate_text(tokenizers: Sequence[str | TextTokenizer], corpora: Sequence[s
             stats, _ = corpus_stats(enc, lines, alpha=alpha)
             lengths.append(stats.get("tokens", 0))
             for metric, value in stats.items():
-                report.add(nm, dataset, metric, value)
+                report.add(nm, dataset, metric, value, **provenance[dataset])
         if ref is not None:
             for nm, n in zip(names, lengths):
                 if lengths[ref] > 0:
                     report.add(nm, dataset, "normalized_sequence_length", rate.normalized_sequence_length(n, lengths[ref]),
-                               note=f"reference: {names[ref]}")
+                               note=f"reference: {names[ref]}", **provenance[dataset])
     if ref is None and texts:
         report.unavailable.append({"metric": "normalized_sequence_length",
                                    "reason": "needs a reference tokenizer: give two or more tokenizers"})
@@ -330,163 +511,3 @@ def evaluate_text(tokenizers: Sequence[str | TextTokenizer], corpora: Sequence[s
                 run.update_metrics(dataset, values)
             run.write_report(report.to_dict())
     return report
-
-
-# ---------------------------------------------------------------------------------------------- sweep-vocab
-DEFAULT_SWEEP_SIZES = (320, 400, 512, 768, 1024)
-
-
-def _is_eval_entry(text: str) -> bool:
-    """A fixed ~10% of entries (by content hash of the pivot side) are kept out of training."""
-    return hashlib.sha256(text.encode("utf-8")).digest()[0] < 26
-
-
-def _train_in_memory(texts: list[str], vocab_size: int, spec_kwargs: dict[str, Any]):
-    """Train the plain byte-level HF recipe of `train_bpe` in memory (no run folder per size)."""
-    from tokbench.text.bpe import BPESpec, build_hf_tokenizer, hf_trainer
-
-    spec = BPESpec(vocab_size=vocab_size, **spec_kwargs)
-    spec.validate()
-    tok = build_hf_tokenizer(spec)
-    trainer = hf_trainer(spec)
-    trainer.show_progress = False  # many tiny trainings: one outer progress bar instead
-    tok.train_from_iterator(texts, trainer)
-    return tok
-
-
-def _ctc(tok, texts: list[str]) -> list[int]:
-    return [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)] if texts else []
-
-
-@dataclass
-class SweepResult:
-    """Corpus token counts per vocabulary size, the power-law fit per language, and recommended sizes."""
-
-    sizes: list[int]
-    ctc: dict[str, dict[int, int]]
-    fits: dict[str, dict[str, float]]
-    recommended: dict[str, float | None]
-    criterion: str
-    reference_size: int | None = None
-    scripts: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    run_dir: str | None = None
-
-    def rows(self, dataset: str) -> list[dict[str, Any]]:
-        out = []
-        for lang, by_size in self.ctc.items():
-            extra = {"language": lang, "script": self.scripts[lang]} if lang in self.scripts else {}
-            for size, count in by_size.items():
-                out.append({"subject": f"sweep:{size}", "dataset": dataset, "metric": "corpus_token_count",
-                            "value": count, "budget": size, **extra})
-            fit = self.fits.get(lang)
-            if fit:
-                for k in ("a", "b", "r2"):
-                    out.append({"subject": "sweep", "dataset": dataset, "metric": f"power_law_{k}",
-                                "value": fit[k], **extra})
-            if lang in self.recommended:
-                out.append({"subject": "sweep", "dataset": dataset, "metric": "recommended_vocab_size",
-                            "value": self.recommended[lang], **extra, "note": self.criterion})
-        return out
-
-    def to_dict(self, dataset: str = "") -> dict[str, Any]:
-        return {"sizes": self.sizes, "ctc": self.ctc, "fits": self.fits, "recommended": self.recommended,
-                "criterion": self.criterion, "reference_size": self.reference_size, "scripts": self.scripts,
-                "notes": self.notes, **({"run_dir": self.run_dir} if self.run_dir else {})}
-
-
-def sweep_vocab(corpus: str | None = None, parallel: str | None = None, *, sizes: Sequence[int] = DEFAULT_SWEEP_SIZES,
-                reference_size: int | None = None, pivot: str | None = None, min_entries: int = 300,
-                languages: Sequence[str] | None = None, max_languages: int | None = None,
-                spec: dict[str, Any] | None = None, runs_dir: str | Path | None = None,
-                name: str | None = None) -> SweepResult:
-    """Train the same recipe at several vocabulary sizes and fit CTC(V) = a · V^b (per language on a
-    parallel corpus).
-
-    Monolingual (`corpus`): train on the train split, count tokens on the held-out split; the fit is reported
-    and no size is recommended (the criterion needs a pivot language).
-    Parallel (`parallel`): per language, train a monolingual tokenizer on its training entries (~90% by
-    hash) and count tokens on the held-out entries. Criterion (Arnett et al. 2025, "Explaining and
-    Mitigating Crosslingual Tokenizer Inequities", which fit a power law of CTC against vocabulary size per
-    language to find language-specific "optimal" vocabulary sizes): the recommended size for language L is
-    the V at which L's fitted CTC equals the pivot tokenizer's CTC on the same held-out entries at the
-    reference size (default: the largest swept size), i.e. the vocabulary at which L's token premium is 1.
-    Extrapolations beyond 4x the largest swept size are reported with a note.
-    """
-    sizes = sorted({int(s) for s in sizes})
-    if len(sizes) < 2:
-        raise TokbenchError("sweep-vocab needs at least two vocabulary sizes")
-    if (corpus is None) == (parallel is None):
-        raise TokbenchError("give exactly one of --corpus or --parallel")
-    spec_kwargs = dict(spec or {})
-    spec_kwargs.setdefault("min_frequency", 2)
-    spec_kwargs.pop("vocab_size", None)
-    if spec_kwargs.get("backend", "hf") != "hf" or spec_kwargs.get("variant", "plain") != "plain":
-        raise TokbenchError("sweep-vocab trains the plain byte-level HF recipe (backend hf, variant plain)")
-    result = SweepResult(sizes, {}, {}, {}, "")
-    if corpus is not None:
-        train = [ln for ln in Corpus(corpus, split="train").lines() if ln.strip()]
-        held = [ln for ln in Corpus(corpus, split="heldout").lines() if ln.strip()]
-        if not train or not held:
-            raise TokbenchError(f"corpus {corpus} has an empty train or held-out split")
-        result.ctc["all"] = {}
-        for size in track(sizes, "sweep-vocab", total=len(sizes)):
-            tok = _train_in_memory(train, size, spec_kwargs)
-            result.ctc["all"][size] = int(sum(_ctc(tok, held)))
-        result.fits["all"] = premiums.fit_power_law(sizes, [result.ctc["all"][s] for s in sizes])
-        result.criterion = "none: a recommended size needs a parallel corpus (premium-1 criterion)"
-        dataset = f"{corpus}/heldout"
-        data = Corpus(corpus, split="all").fingerprint()
-    else:
-        pc = load_parallel(parallel, pivot=pivot, min_entries=min_entries)
-        ref_size = reference_size or sizes[-1]
-        result.reference_size = ref_size
-        langs = [lang for lang in pc.languages if lang != pc.pivot]
-        if languages:
-            missing = sorted(set(languages) - set(langs))
-            if missing:
-                raise TokbenchError(f"languages not in {parallel}: {', '.join(missing)}")
-            langs = [lang for lang in langs if lang in set(languages)]
-        if max_languages is not None:
-            langs = langs[:max_languages]
-        # the pivot's own tokenizer at the reference size, trained on all its training entries
-        pivot_train = [a for a, _ in pc.pairs[pc.pivot] if not _is_eval_entry(a)]
-        pivot_tok = _train_in_memory(pivot_train, ref_size, spec_kwargs)
-        result.criterion = (f"V at which the language's fitted CTC equals the {pc.pivot} CTC of the same held-out "
-                            f"entries at V={ref_size} (token premium 1; Arnett et al. 2025)")
-        for lang in track(langs, "sweep-vocab", total=len(langs)):
-            pairs = pc.pairs[lang]
-            train = [b for a, b in pairs if not _is_eval_entry(a)]
-            held = [(a, b) for a, b in pairs if _is_eval_entry(a)]
-            if len(held) < 5 or len(train) < 20:
-                result.notes.append(f"{lang}: too few entries ({len(train)} train, {len(held)} held out)")
-                continue
-            result.scripts[lang] = pc.script(lang)
-            result.ctc[lang] = {}
-            for size in sizes:
-                tok = _train_in_memory(train, size, spec_kwargs)
-                result.ctc[lang][size] = int(sum(_ctc(tok, [b for _, b in held])))
-            fit = premiums.fit_power_law(sizes, [result.ctc[lang][s] for s in sizes])
-            result.fits[lang] = fit
-            target = sum(_ctc(pivot_tok, [a for a, _ in held]))
-            v_star = premiums.vocab_for_target(fit, target)
-            if not math.isfinite(v_star) or fit["b"] >= 0:
-                result.recommended[lang] = None
-                result.notes.append(f"{lang}: token count does not fall with vocabulary size; no recommendation")
-            else:
-                result.recommended[lang] = round(v_star)
-                if v_star > 4 * sizes[-1]:
-                    result.notes.append(f"{lang}: recommended size {round(v_star)} extrapolates beyond 4x the "
-                                        f"largest swept size")
-        dataset = parallel
-        data = pc.fingerprint()
-    if runs_dir is not None:
-        config = {"mode": "sweep-vocab", "corpus": corpus, "parallel": parallel, "sizes": sizes,
-                  "reference_size": result.reference_size, "pivot": pivot, "min_entries": min_entries,
-                  "spec": spec_kwargs}
-        with Run.create(runs_dir, "text-eval", config, name=name, data=data,
-                        packages=("tokenizers",)) as run:
-            result.run_dir = str(run.path)
-            run.write_report({"schema": 1, "kind": "text-eval", "rows": result.rows(dataset), "unavailable": [],
-                              "sweep": result.to_dict()})
-    return result

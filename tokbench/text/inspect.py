@@ -12,6 +12,7 @@ byte and character offsets; a token that starts or ends inside a multi-byte char
 from __future__ import annotations
 
 import heapq
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,9 +48,9 @@ class Span:
         return self.text is None
 
     def label(self) -> str:
-        """What a person should see: whitespace made visible, fragments as `<xx xx>` byte hex."""
+        """What a person should see: whitespace made visible, fragments as `<xxxx>` byte hex (no space inside)."""
         if self.text is None:
-            return "<" + " ".join(f"{b:02x}" for b in self.token_bytes) + ">"
+            return "<" + self.token_bytes.hex() + ">"  # no space inside: a space never appears in a label
         return visible(self.text)
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,9 +59,36 @@ class Span:
         return d
 
 
+def _escape_char(ch: str) -> str:
+    """One character as it may reach a terminal: whitespace as a visible mark, controls as escapes."""
+    mark = VISIBLE_WHITESPACE.get(ch)
+    if mark is not None:
+        return mark
+    category = unicodedata.category(ch)
+    # Cc: C0/C1 controls and DEL (ESC starts terminal escape sequences); Cf: bidi overrides, zero-width
+    # joiners and other invisible format characters; Zl/Zp and other separators: line/paragraph breaks.
+    if category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn") or (category == "Zs" and ch != " "):
+        code = ord(ch)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return ch
+
+
 def visible(text: str) -> str:
-    """`text` with whitespace replaced by visible marks (see VISIBLE_WHITESPACE)."""
-    return "".join(VISIBLE_WHITESPACE.get(ch, ch) for ch in text)
+    """`text` safe and legible on a terminal: space, tab, newline, CR and NBSP as visible marks (see
+    VISIBLE_WHITESPACE); every other control, format or separator character (ESC, DEL, C1 controls, bidi
+    overrides, zero-width characters) as a Python-style escape such as `\\x1b` or `\\u202e`. Nothing that
+    could start a terminal escape sequence survives."""
+    return "".join(_escape_char(ch) for ch in text)
+
+
+#: what separates tokens in `plain_segmentation`: raw spaces never occur inside a label (see `visible`)
+TOKEN_SEPARATOR = " "
+
+
+def plain_segmentation(spans: Sequence[Span], show_ids: bool = True) -> str:
+    """A segmentation as plain text for pipes and files: labels separated by one space (labels hold no raw
+    whitespace, so every boundary is visible), each id in brackets after its token (`Stra[1234]`)."""
+    return TOKEN_SEPARATOR.join(f"{s.label()}[{s.id}]" if show_ids else s.label() for s in spans)
 
 
 def _char_index_of_bytes(text: str) -> list[int]:
@@ -116,7 +144,7 @@ def _show(b: bytes) -> str:
     try:
         return visible(b.decode("utf-8"))
     except UnicodeDecodeError:
-        return "<" + " ".join(f"{x:02x}" for x in b) + ">"
+        return "<" + b.hex() + ">"
 
 
 def _byte_vocab(tok: TextTokenizer) -> set[bytes]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import re
 from collections.abc import Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -77,6 +78,8 @@ class TextTokenizer:
     """The common interface. `encode` never adds special tokens; `decode` keeps them."""
 
     kind: str = "?"
+    #: the run folder the tokenizer was loaded from (its run.json holds the requested vocabulary and training data)
+    run_dir: Path | None = None
 
     def __init__(self, name: str, path: Path) -> None:
         self.name = name
@@ -234,6 +237,55 @@ class SPMTokenizer(TextTokenizer):
         return _piece_bytes(self.id_to_token(token_id))
 
 
+#: A text every usable split pattern cuts into pieces that join back to it (letters, digits, punctuation,
+#: whitespace runs, non-Latin scripts); a pattern that loses any of it would silently drop text.
+PATTERN_PROBE_TEXT = "Hello, World! 1,234.5 naïve  tabs\tand\nnew lines\r\n Привет 你好 😀 'quoted' don't "
+
+
+def tiktoken_pattern(option: str | None) -> str:
+    """The split regex for `tiktoken:PATH#OPTION`: a preset name, or a regex. A plain word that names no preset
+    is refused (it would be taken as a regex that matches almost nothing)."""
+    option = option or "gpt4"
+    if option in SPLIT_PATTERNS:
+        return SPLIT_PATTERNS[option]
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", option):
+        raise TokbenchError(f"unknown split pattern {option!r} (names: {', '.join(SPLIT_PATTERNS)}; or give a regex)")
+    return option
+
+
+def read_tiktoken_ranks(path: Path) -> dict[bytes, int]:
+    """`base64(token) rank` per line, checked: every one of the 256 single bytes has a rank (byte-level BPE
+    must be able to spell any text), and no token or rank appears twice."""
+    ranks: dict[bytes, int] = {}
+    seen_ranks: dict[int, bytes] = {}
+    lineno = 0
+    try:
+        for lineno, line in enumerate(path.read_text(encoding="ascii").splitlines(), 1):
+            if not line.strip():
+                continue
+            token_b64, rank_text = line.split()
+            token, rank = base64.b64decode(token_b64, validate=True), int(rank_text)
+            if rank < 0:
+                raise ValueError(f"negative rank {rank}")
+            if token in ranks:
+                raise ValueError(f"token {token!r} appears twice")
+            if rank in seen_ranks:
+                raise ValueError(f"rank {rank} appears twice ({seen_ranks[rank]!r} and {token!r})")
+            ranks[token], seen_ranks[rank] = rank, token
+    except (ValueError, UnicodeDecodeError) as exc:
+        where = f"line {lineno}" if lineno else "not ASCII"
+        raise TokbenchError(f"{path}: not a tiktoken rank file ({where}: {str(exc)[:200]})") from None
+    except OSError as exc:
+        raise TokbenchError(f"{path}: cannot read ({exc.strerror})") from None
+    if not ranks:
+        raise TokbenchError(f"{path}: empty tiktoken rank file")
+    missing = [b for b in range(256) if bytes([b]) not in ranks]
+    if missing:
+        raise TokbenchError(f"{path}: not a byte-level rank file: {len(missing)} of the 256 single-byte tokens "
+                            f"have no rank (first: 0x{missing[0]:02x})")
+    return ranks
+
+
 class TiktokenTokenizer(TextTokenizer):
     """A tiktoken-format rank file (`base64(token) rank` per line) with a split pattern."""
 
@@ -243,20 +295,16 @@ class TiktokenTokenizer(TextTokenizer):
         super().__init__(name, path)
         import tiktoken
 
-        ranks: dict[bytes, int] = {}
+        self.ranks = read_tiktoken_ranks(Path(path))
+        pat = tiktoken_pattern(pattern)
         try:
-            for lineno, line in enumerate(Path(path).read_text(encoding="ascii").splitlines(), 1):
-                if not line.strip():
-                    continue
-                token, rank = line.split()
-                ranks[base64.b64decode(token, validate=True)] = int(rank)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise TokbenchError(f"{path}: not a tiktoken rank file (line {lineno}: {exc})") from None
-        if not ranks:
-            raise TokbenchError(f"{path}: empty tiktoken rank file")
-        pat = SPLIT_PATTERNS.get(pattern, pattern)
-        self.ranks = ranks
-        self.backend = tiktoken.Encoding(name=name, pat_str=pat, mergeable_ranks=ranks, special_tokens={})
+            self.backend = tiktoken.Encoding(name=name, pat_str=pat, mergeable_ranks=self.ranks, special_tokens={})
+        except ValueError as exc:  # the pattern does not compile
+            raise TokbenchError(f"{path}: split pattern {pattern!r} is not a valid regex ({exc})") from None
+        probe = PATTERN_PROBE_TEXT
+        if self.backend.decode(self.backend.encode_ordinary(probe)) != probe:
+            raise TokbenchError(f"{path}: split pattern {pattern!r} drops text (it must match every character; "
+                                f"names: {', '.join(SPLIT_PATTERNS)})")
 
     def encode(self, text: str) -> list[int]:
         return self.backend.encode_ordinary(text)
@@ -374,14 +422,56 @@ def load_run_tokenizer(run_dir: Path) -> TextTokenizer:
         module, attr = target.split(":")
         factory = getattr(importlib.import_module(module), attr)
         tok = TransformedTokenizer(tok, factory(transform), name)
+    tok.run_dir = run_dir
     return tok
 
 
+#: path parts that say nothing about which tokenizer a file is, skipped when naming it
+GENERIC_PATH_PARTS = frozenset({"artifacts", "tokenizer", "tokenizers", "model", "models", "checkpoints",
+                                "checkpoint", "snapshots", "export", "exports", "files", "data", "tmp", "runs", ""})
+_LABEL = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.+@-]*)=(.+)$")
+
+
+def split_label(spec: str) -> tuple[str | None, str]:
+    """`NAME=SPEC` -> (NAME, SPEC); anything else -> (None, spec). A spec that is itself an existing path
+    keeps its `=` (a file may be called `a=b.json`)."""
+    m = _LABEL.match(spec)
+    if m is None or Path(spec).expanduser().exists():
+        return None, spec
+    return m.group(1), m.group(2)
+
+
+def default_name(path: Path) -> str:
+    """A tokenizer's name from its path: the run folder's name for a file inside a run's `artifacts/`, else
+    the nearest path part that says something (the file's stem, then its folders), never `artifacts` or
+    `tokenizer`."""
+    path = Path(path).expanduser().absolute()
+    for parent in path.parents:
+        if parent.name == "artifacts" and (parent.parent / "run.json").is_file():
+            return parent.parent.name
+    for part in [path.stem, *(p.name for p in path.parents)]:
+        if part.lower() not in GENERIC_PATH_PARTS:
+            return part
+    return path.name
+
+
 def load_tokenizer(spec: str | Path) -> TextTokenizer:
-    """Load a tokenizer from a run folder, `hf:PATH`, `spm:PATH`, `tiktoken:PATH[#pattern]` or a bare path."""
+    """Load a tokenizer from a run folder, `hf:PATH`, `spm:PATH`, `tiktoken:PATH[#pattern]` or a bare path,
+    optionally labelled `NAME=SPEC` (the name reports use instead of the default from `default_name`)."""
     if isinstance(spec, TextTokenizer):
         return spec
-    spec = str(spec)
+    label, spec = split_label(str(spec))
+    tok = _load_unlabelled(spec)
+    if label:
+        tok.name = label
+    return tok
+
+
+def _load_unlabelled(spec: str) -> TextTokenizer:
+    if spec.startswith("ref:"):  # a reference tokenizer an installed package ships (tokbench.text.references)
+        from tokbench.text.references import reference_path
+
+        return _load_file("hf", reference_path(spec[4:]), spec[4:])
     kind = None
     for prefix in ("hf", "spm", "tiktoken"):
         if spec.startswith(prefix + ":"):
@@ -395,9 +485,13 @@ def load_tokenizer(spec: str | Path) -> TextTokenizer:
         if (path / "artifacts" / MANIFEST).is_file() or (path / "run.json").is_file():
             return load_run_tokenizer(path)
         if (path / "tokenizer.json").is_file():
-            return _load_file("hf", path / "tokenizer.json", path.name)
+            return _load_file("hf", path / "tokenizer.json", default_name(path / "tokenizer.json"))
         raise TokbenchError(f"{path}: folder holds no tokenizer (expected a run folder or tokenizer.json)")
     if not path.exists():
         raise TokbenchError(f"{spec}: no such tokenizer file or run folder")
     kind = kind or _guess_kind(path)
-    return _load_file(kind, path, path.parent.name if path.name in ("tokenizer.json",) else path.stem, option)
+    tok = _load_file(kind, path, default_name(path), option)
+    run_dir = path.absolute().parent.parent
+    if path.absolute().parent.name == "artifacts" and (run_dir / "run.json").is_file():
+        tok.run_dir = run_dir  # a run's own file: its run.json still tells the requested size and training data
+    return tok
