@@ -1,5 +1,5 @@
-"""Fréchet distance against a scipy.linalg.sqrtm reference, feature statistics, and rFID refusing without
-the verified standard Inception weights."""
+"""Fréchet distance against a scipy.linalg.sqrtm reference (pytorch-fid's computation), feature statistics on
+numpy and tensors, and rFID refusing without the verified standard Inception weights."""
 
 from __future__ import annotations
 
@@ -59,6 +59,16 @@ def test_pixel_features_pool_and_fd_naming():
     assert fidm.PixelFeatures().name == "pixels"  # reported as fd_pixels, never as FID
 
 
+def test_pixel_features_of_tensors_equal_numpy():
+    torch = pytest.importorskip("torch")
+    imgs = np.random.default_rng(1).random((4, 3, 30, 20)).astype(np.float32)
+    feats = fidm.PixelFeatures()(torch.from_numpy(imgs))
+    assert isinstance(feats, np.ndarray) and feats.dtype == np.float64 and feats.shape == (4, 3 * 15 * 10)
+    np.testing.assert_allclose(feats, fidm.PixelFeatures()(imgs), rtol=1e-12)
+    # pooling factor 2 (ceil(30 / 16)): the first feature is the mean of the top-left 2x2 block
+    assert feats[1, 0] == pytest.approx(imgs[1, 0, :2, :2].astype(np.float64).mean(), rel=1e-12)
+
+
 def test_known_inception_hash_is_consistent_with_its_file_name():
     assert len(fidm.INCEPTION_SHA256) == 64
     # torch hub names carry the first 8 hex digits of the sha256
@@ -103,6 +113,10 @@ def test_inception_loading_path_takes_exact_weights_only(tmp_path):
     torch.save(state, good)
     extractor = FIDInceptionExtractor(good)
     assert torch.equal(extractor.net.Mixed_7c.branch_pool.conv.weight, state["Mixed_7c.branch_pool.conv.weight"])
+    grey = np.random.default_rng(0).random((2, 1, 28, 28)).astype(np.float32)
+    feats = extractor(grey)
+    assert feats.shape == (2, 2048) and feats.dtype == np.float64
+    np.testing.assert_array_equal(extractor(torch.from_numpy(grey)), feats)  # tensors take the same path
     bad = dict(state)
     bad.pop("Mixed_6e.branch7x7dbl_5.bn.running_var")
     torch.save(bad, tmp_path / "missing.pth")

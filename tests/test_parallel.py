@@ -161,3 +161,73 @@ def test_builtin_parallel_has_80_languages_and_many_scripts():
     assert {"Latn", "Cyrl", "Arab", "Deva", "Hans", "Jpan"} <= scripts
     fr = dict(pc.pairs["fr"])
     assert fr["Germany"] == "Allemagne"
+
+
+PO_LATIN1 = '''msgid ""
+msgstr ""
+"Language: fr\\n"
+"Content-Type: text/plain; charset=ISO-8859-1\\n"
+"Plural-Forms: nplurals=2; plural=(n > 1);\\n"
+
+msgid "Summer"
+msgstr "Été"
+
+msgid "%d file"
+msgid_plural "%d files"
+msgstr[0] "%d fichier"
+msgstr[1] "%d fichiers"
+
+#~ msgid "Gone"
+#~ msgstr "Parti"
+
+msgctxt "month"
+msgid "May"
+msgstr "mai"
+'''
+
+
+def test_po_declared_charset_plurals_obsolete_and_context(tmp_path):
+    path = tmp_path / "fr.po"
+    path.write_bytes(PO_LATIN1.encode("latin-1"))
+    header, entries = parse_po(path)
+    assert header["Language"] == "fr" and header["Plural-Forms"].startswith("nplurals=2")
+    got = [(e.msgid, e.msgstr, e.fuzzy, e.context) for e in entries]
+    # decoded as the header says; the plural keeps its singular form; the obsolete entry is left out
+    assert got == [("Summer", "Été", False, None), ("%d file", "%d fichier", False, None),
+                   ("May", "mai", False, "month")]
+
+
+def test_mo_written_by_babel_reads_back(tmp_path):
+    """Babel writes the catalog (a second implementation of the format), ours reads it."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    catalog = Catalog(locale="de")
+    catalog.add("Open", "Öffnen")
+    catalog.add(("%d file", "%d files"), ("%d Datei", "%d Dateien"))
+    catalog.add("May", "Mai", context="month")
+    catalog.add("Untranslated", "")
+    with open(tmp_path / "de.mo", "wb") as fh:
+        write_mo(fh, catalog)
+    header, entries = parse_mo(tmp_path / "de.mo")
+    assert header["Language"] == "de"
+    # write_mo leaves untranslated entries out of a compiled catalog
+    assert sorted((e.msgid, e.msgstr, e.context) for e in entries) == [
+        ("%d file", "%d Datei", None), ("May", "Mai", "month"), ("Open", "Öffnen", None)]
+
+
+@pytest.mark.parametrize("name,data,match", [
+    ("bad.po", b'msgid "a"\nmsgstr "b"\nthis is not po\n', "not a valid .po"),
+    ("bad.po", b'msgid "a" junk\nmsgstr "b"\n', "not a valid .po"),
+    ("bad.po", b'msgid "a"\nmsgstr "\xff\xfe"\n', "corrupt .po"),
+    ("short.mo", b"\xde\x12\x04\x95" + b"\x00" * 10, "too short"),
+    ("bad.mo", b"\x00" * 40, "magic"),
+])
+def test_malformed_catalogs_are_one_line_errors(tmp_path, name, data, match):
+    path = tmp_path / name
+    path.write_bytes(data)
+    parse = parse_po if name.endswith(".po") else parse_mo
+    with pytest.raises(TokbenchError, match=match):
+        parse(path)
+    with pytest.raises(TokbenchError, match="cannot read"):
+        parse(tmp_path / ("missing" + path.suffix))

@@ -75,6 +75,8 @@ def evaluate_audio(run_dir: str | os.PathLike, data: str | list[str] | None = No
     from tokbench.sources.audio import DEFAULT_DATA
 
     data = data or DEFAULT_DATA
+    if n_wavs < 0 or (max_clips is not None and max_clips < 1):
+        raise TokbenchError(f"need --wavs >= 0 and --max-clips >= 1 (got {n_wavs} and {max_clips})")
 
     from tokbench.audio.codec import load_codec
     from tokbench.audio.train import pick_device
@@ -113,13 +115,16 @@ def evaluate_audio(run_dir: str | os.PathLike, data: str | list[str] | None = No
         if i < n_wavs:
             wavs[f"original_{i}.wav"] = wav_bytes(wave, sr)
         for q in per_q:
-            est = model.decode(codes, n_q=q)[0, :len(wave)].float().cpu().numpy().astype(np.float64)
-            clipped[q] += int((np.abs(est) > 1.0).sum())
-            ref = wave.astype(np.float64)
-            per_q[q]["si_snr_db"].append(fidelity.si_snr_db(ref, est))
-            per_q[q]["sdr_db"].append(fidelity.sdr_db(ref, est))
-            per_q[q]["mrstft_distance"].append(fidelity.mrstft_distance(ref, est))
-            per_q[q]["mel_distance"].append(fidelity.mel_distance(ref, est, sr))
+            est_t = model.decode(codes, n_q=q)[0, :len(wave)].float()  # scored on the model's device
+            clipped[q] += int((est_t.abs() > 1.0).sum())
+            per_q[q]["si_snr_db"].append(fidelity.si_snr_db(x, est_t))
+            per_q[q]["sdr_db"].append(fidelity.sdr_db(x, est_t))
+            per_q[q]["mrstft_distance"].append(fidelity.mrstft_distance(x, est_t))
+            per_q[q]["mel_distance"].append(fidelity.mel_distance(x, est_t, sr))
+            if not scorers and i >= n_wavs:
+                continue
+            # STOI, PESQ and the wav writer are CPU libraries: only they need the samples back
+            ref, est = wave.astype(np.float64), est_t.cpu().numpy().astype(np.float64)
             for metric, fn in scorers.items():
                 try:
                     with warnings.catch_warnings():

@@ -7,6 +7,15 @@ network (`pt_inception-2015-12-05-6726825d.pth`, the TensorFlow 2015-12-05 graph
 file's sha256 matches `INCEPTION_SHA256`. Any other extractor's figure is named for it (`fd_pixels`, ...), so a
 reader never mistakes it for an FID. Without the verified weights `rfid_status` says why, and nothing is
 estimated in its place.
+
+Why the distance and the network are tokbench's own code (`tokbench.metrics.inception`), not a library's:
+torch-fidelity (which torchmetrics' FID also needs) and pytorch-fid both require torchvision, and the only
+torchvision builds on the package registries these machines reach are CUDA builds that do not import beside
+the CPU build of torch 2.13 that tokbench pins ("operator torchvision::nms does not exist"). The Fréchet
+distance is the formula above in a few lines, checked in the tests against pytorch-fid's computation (scipy's
+`sqrtm`); the network is checked against torch-fidelity's Inception-v3 in RESULTS.md (same weights file, same
+pool3 features on the same 299x299 input). Feature extractors take numpy arrays or torch tensors; tensors are
+pooled / run on their own device and only the (N, D) features come back to the CPU.
 """
 
 from __future__ import annotations
@@ -89,13 +98,16 @@ class PixelFeatures:
     max_side: int = 16
     name: str = "pixels"
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        x = np.asarray(images, dtype=np.float64)
+    def __call__(self, images) -> np.ndarray:
+        import torch
+
+        x = images.detach() if isinstance(images, torch.Tensor) else torch.as_tensor(np.asarray(images))
+        x = x.to(torch.float64)
         n, c, h, w = x.shape
         f = max(1, math.ceil(max(h, w) / self.max_side))
         hh, ww = h // f, w // f
-        x = x[:, :, :hh * f, :ww * f].reshape(n, c, hh, f, ww, f).mean(axis=(3, 5))
-        return x.reshape(n, -1)
+        x = x[:, :, :hh * f, :ww * f].reshape(n, c, hh, f, ww, f).mean(dim=(3, 5))
+        return x.reshape(n, -1).cpu().numpy()
 
 
 def fd_from_features(features_a: np.ndarray, features_b: np.ndarray) -> float:

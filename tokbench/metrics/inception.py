@@ -10,6 +10,14 @@ Inputs are images in [0, 1], grey ones repeated to RGB, resized to 299x299 bilin
 and scaled to [-1, 1]; features are the global average of Mixed_7c. The weights are read with
 `torch.load(weights_only=True)` (no code runs) and must fill every parameter and buffer of the network
 exactly, or the extractor refuses to exist: it never runs on partial or mismatched weights.
+
+Why this module exists instead of torch-fidelity's `FeatureExtractorInceptionV3` or pytorch-fid's
+`InceptionV3`: both packages import torchvision, whose only builds on the registries we reach are CUDA builds
+that fail to import beside tokbench's pinned CPU torch 2.13 (see `tokbench.metrics.fid`). The network was
+checked block for block against torch-fidelity 0.4.0's: the same weights file loads into both and gives the
+same pool3 features (benchmarks/RESULTS.md, "Metric parity"). Where torchvision imports, replace this module
+with torch-fidelity's extractor (it takes the same file through `feature_extractor_weights_path`); note that
+torch-fidelity resizes like TensorFlow 1 (no half-pixel offset) where this module follows pytorch-fid.
 """
 
 from __future__ import annotations
@@ -212,10 +220,13 @@ class FIDInceptionExtractor:
         self.device, self.batch_size = device, batch_size
 
     @torch.no_grad()
-    def __call__(self, images: np.ndarray) -> np.ndarray:
+    def __call__(self, images) -> np.ndarray:
+        """Images (N, C, H, W) in [0, 1], a numpy array or a tensor on any device -> (N, 2048) float64."""
         out = []
         for s in range(0, len(images), self.batch_size):
-            x = torch.as_tensor(np.asarray(images[s:s + self.batch_size], dtype=np.float32), device=self.device)
+            batch = images[s:s + self.batch_size]
+            x = (batch.detach().to(self.device, torch.float32) if isinstance(batch, torch.Tensor)
+                 else torch.as_tensor(np.asarray(batch, dtype=np.float32), device=self.device))
             if x.shape[1] == 1:
                 x = x.repeat(1, 3, 1, 1)
             x = F.interpolate(x, size=(FID_INPUT_SIZE, FID_INPUT_SIZE), mode="bilinear", align_corners=False)

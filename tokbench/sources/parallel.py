@@ -20,7 +20,6 @@ the English string, keeping languages with at least `BUILTIN_MIN_ENTRIES` aligne
 
 from __future__ import annotations
 
-import ast
 import csv
 import hashlib
 import json
@@ -263,109 +262,55 @@ class CatalogEntry:
     context: str | None = None
 
 
-def _po_string(text: str, path: Path, lineno: int) -> str:
+def _catalog_entries(catalog) -> tuple[dict[str, str], list[CatalogEntry]]:
+    """(header fields, entries) of a polib catalog; plural entries keep their singular form (msgstr[0]),
+    obsolete (`#~`) entries are left out."""
+    entries = []
+    for e in catalog:
+        if e.obsolete:
+            continue
+        msgstr = e.msgstr_plural.get(0, "") if e.msgid_plural else e.msgstr
+        entries.append(CatalogEntry(e.msgid, msgstr or "", "fuzzy" in e.flags, e.msgctxt))
+    return dict(catalog.metadata), entries
+
+
+def _read_catalog(path: Path, read, kind: str) -> tuple[dict[str, str], list[CatalogEntry]]:
+    """Read a catalog with polib's `read` (which decodes in the charset the file declares), refusing in one
+    line what polib cannot read."""
     try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        raise TokbenchError(f"{path}:{lineno}: malformed .po string {text[:60]!r}") from None
-    if not isinstance(value, str):
-        raise TokbenchError(f"{path}:{lineno}: malformed .po string {text[:60]!r}")
-    return value
+        with open(path, "rb") as fh:  # polib would take a path it cannot open for catalog text
+            size = len(fh.read(28))
+    except OSError as exc:
+        raise TokbenchError(f"{path}: cannot read ({exc.strerror})") from None
+    if kind == ".mo" and size < 28:
+        raise TokbenchError(f"{path}: not a .mo file (too short)")
+    try:
+        catalog = read(str(path))
+    except OSError as exc:  # polib's syntax errors and bad magic numbers
+        msg = "bad magic number" if "magic" in str(exc) else str(exc)
+        raise TokbenchError(f"{path}: not a valid {kind} file ({msg})") from None
+    except (UnicodeDecodeError, LookupError, ValueError, IndexError, struct.error) as exc:
+        raise TokbenchError(f"{path}: corrupt {kind} file ({type(exc).__name__}: {exc})") from None
+    return _catalog_entries(catalog)
 
 
 def parse_po(path: Path) -> tuple[dict[str, str], list[CatalogEntry]]:
-    """A .po catalog: (header fields, entries). Plural entries keep their singular form (msgstr[0])."""
-    entries: list[CatalogEntry] = []
-    cur: dict[str, Any] = {}
-    key = None
-    fuzzy = False
+    """A .po catalog: (header fields, entries), read by polib (`polib.pofile`) in the charset its header
+    declares. Fuzzy entries are marked; plural entries keep their singular form (msgstr[0]); obsolete entries
+    are left out. A malformed file is a one-line TokbenchError.
+    polib rather than Babel's `read_po` / `read_mo`: Babel refuses catalogs whose header dates it cannot parse
+    (`2001-07-28 11:19GMT+0200`, in 9 of the 614 pycountry catalogs `builtin:parallel` reads)."""
+    import polib
 
-    def flush() -> None:
-        nonlocal cur, fuzzy, key
-        if "msgid" in cur:
-            entries.append(CatalogEntry(cur["msgid"], cur.get("msgstr", cur.get("msgstr[0]", "")), fuzzy,
-                                        cur.get("msgctxt")))
-        cur, fuzzy, key = {}, False, None
-
-    for lineno, line in enumerate(_read_lines(path), 1):
-        line = line.strip()
-        if not line:
-            flush()
-            continue
-        if line.startswith("#,"):
-            if "msgstr" in cur or "msgstr[0]" in cur:
-                flush()
-            fuzzy = fuzzy or "fuzzy" in line
-            continue
-        if line.startswith("#"):
-            continue
-        m = re.match(r'(msgctxt|msgid_plural|msgid|msgstr(?:\[\d+\])?)\s+(".*")$', line)
-        if m:
-            kw = m.group(1)
-            if kw in ("msgctxt", "msgid") and ("msgstr" in cur or "msgstr[0]" in cur):
-                flush()  # a new entry without a blank line before it
-            key = kw
-            cur[key] = _po_string(m.group(2), path, lineno)
-        elif line.startswith('"') and key is not None:
-            cur[key] += _po_string(line, path, lineno)
-        else:
-            raise TokbenchError(f"{path}:{lineno}: not a .po line: {line[:60]!r}")
-    flush()
-    header: dict[str, str] = {}
-    body = []
-    for e in entries:
-        if e.msgid == "" and e.context is None:
-            header = _header_fields(e.msgstr)
-        else:
-            body.append(e)
-    return header, body
-
-
-def _header_fields(text: str) -> dict[str, str]:
-    out = {}
-    for line in text.splitlines():
-        if ":" in line:
-            k, v = line.split(":", 1)
-            out[k.strip()] = v.strip()
-    return out
+    return _read_catalog(path, polib.pofile, ".po")
 
 
 def parse_mo(path: Path) -> tuple[dict[str, str], list[CatalogEntry]]:
-    """A compiled .mo catalog (GNU gettext binary format, either byte order)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TokbenchError(f"{path}: cannot read ({exc.strerror})") from None
-    if len(data) < 28:
-        raise TokbenchError(f"{path}: not a .mo file (too short)")
-    magic = struct.unpack("<I", data[:4])[0]
-    if magic == 0x950412DE:
-        order = "<"
-    elif magic == 0xDE120495:
-        order = ">"
-    else:
-        raise TokbenchError(f"{path}: not a .mo file (bad magic number)")
-    _, n, orig_off, trans_off = struct.unpack(order + "4I", data[4:20])
-    entries = []
-    header: dict[str, str] = {}
-    try:
-        for i in range(n):
-            olen, ooff = struct.unpack(order + "2I", data[orig_off + 8 * i: orig_off + 8 * i + 8])
-            tlen, toff = struct.unpack(order + "2I", data[trans_off + 8 * i: trans_off + 8 * i + 8])
-            msgid = data[ooff: ooff + olen].decode("utf-8")
-            msgstr = data[toff: toff + tlen].decode("utf-8")
-            ctx = None
-            if "\x04" in msgid:
-                ctx, msgid = msgid.split("\x04", 1)
-            msgid = msgid.split("\x00")[0]
-            msgstr = msgstr.split("\x00")[0]
-            if msgid == "" and ctx is None:
-                header = _header_fields(msgstr)
-            else:
-                entries.append(CatalogEntry(msgid, msgstr, False, ctx))
-    except (struct.error, UnicodeDecodeError) as exc:
-        raise TokbenchError(f"{path}: corrupt .mo file ({exc})") from None
-    return header, entries
+    """A compiled .mo catalog (GNU gettext binary format, either byte order), read by polib (`polib.mofile`)
+    in the charset its header declares."""
+    import polib
+
+    return _read_catalog(path, polib.mofile, ".mo")
 
 
 def _placeholders(text: str) -> list[str]:

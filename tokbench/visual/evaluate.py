@@ -218,25 +218,38 @@ def evaluate_vq(run_dir: str | Path, data: str = "builtin:fashion-mnist", split:
     per_budget: list[dict[str, Any]] = []
     decode_seconds = 0.0
     for k in chosen:
-        started = time.perf_counter()
-        recons = []
+        # every metric runs on the model's device, batch by batch; only per-image values, pooled features
+        # and the shown examples come back to the CPU
+        parts: dict[str, list[np.ndarray]] = {"psnr": [], "ssim": [], "pixels": [], "inception": [], "shown": []}
         with torch.no_grad():
             for s in range(0, n, batch_size):
+                started = time.perf_counter()
                 tok = tokens[s:s + batch_size].to(device)
-                out = model.decode(tok, keep=None if k == full else k).detach().float().cpu().numpy()
-                recons.append(np.clip(out, 0.0, 1.0))
-        recon = np.concatenate(recons).astype(np.float32)
-        if recon.shape != images.shape:
-            raise TokbenchError(f"the model's decoded images are {recon.shape[1:]}, the inputs {images.shape[1:]}")
-        decode_seconds += time.perf_counter() - started
-        psnrs = psnr_per_image(images, recon)
-        ssims = ssim_per_image(images, recon) if ssim_ok else None
+                out = model.decode(tok, keep=None if k == full else k).detach().float().clamp(0.0, 1.0)
+                if getattr(out, "is_cuda", False):
+                    torch.cuda.synchronize(out.device)
+                decode_seconds += time.perf_counter() - started
+                ref = torch.from_numpy(images[s:s + batch_size]).to(out.device)
+                if out.shape != ref.shape:
+                    raise TokbenchError(f"the model's decoded images are {tuple(out.shape[1:])}, "
+                                        f"the inputs {images.shape[1:]}")
+                parts["psnr"].append(psnr_per_image(ref, out))
+                if ssim_ok:
+                    parts["ssim"].append(ssim_per_image(ref, out))
+                parts["pixels"].append(pixels(out))
+                if inception is not None:
+                    parts["inception"].append(inception(out))
+                if s < n_ex:
+                    parts["shown"].append(out[:n_ex - s].cpu().numpy())
+        psnrs = np.concatenate(parts["psnr"])
+        ssims = np.concatenate(parts["ssim"]) if ssim_ok else None
         stats = code_statistics(tokens_np[:, :k], bpt, _codebook_size(model), _group_bits(model))
         entry: dict[str, Any] = {
             "budget": k, "psnr_db": _finite_mean(psnrs),
             "ssim": float(np.mean(ssims)) if ssims is not None else None,
-            "rfid": (fidm.fd_from_features(orig_inception, inception(recon)) if inception is not None else None),
-            "fd_pixels": fidm.fd_from_features(orig_features, pixels(recon)) if n >= 2 else None,
+            "rfid": (fidm.fd_from_features(orig_inception, np.concatenate(parts["inception"]))
+                     if inception is not None else None),
+            "fd_pixels": fidm.fd_from_features(orig_features, np.concatenate(parts["pixels"])) if n >= 2 else None,
             **{key: stats[key] for key in ("codebook_usage", "entropy_bits", "perplexity", "dead_codes",
                                            "token_information_density")},
             "tokens_per_image": k, "bits_per_image": k * bpt,
@@ -245,7 +258,8 @@ def evaluate_vq(run_dir: str | Path, data: str = "builtin:fashion-mnist", split:
         if "factorized" in stats:
             entry["factorized"] = stats["factorized"]
         per_budget.append(entry)
-        recon_examples[f"budget_{k}"] = _to_uint8_hwc(recon[:n_ex])
+        shown = np.concatenate(parts["shown"]) if parts["shown"] else np.zeros((0, *shape), np.float32)
+        recon_examples[f"budget_{k}"] = _to_uint8_hwc(shown)
 
     mean_img, how = _mean_image(data, shape, images)
     base = np.broadcast_to(mean_img, images.shape)
