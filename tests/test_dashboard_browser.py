@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from test_dashboard_fixtures import build_all
+from test_dashboard_fixtures import FLEX_TOKENS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -51,9 +51,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
 
 
 @pytest.fixture
-def server(tmp_path: Path):
-    root = tmp_path / "runs"
-    names = build_all(root, tmp_path)
+def server(tmp_path: Path, dashboard_runs):
+    root, names = dashboard_runs  # real runs made once per session (conftest.py); the dashboard only reads them
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-c", "from tokbench.cli import run; run()", "dashboard", str(root),
@@ -64,11 +63,24 @@ def server(tmp_path: Path):
         _wait_healthy(url, proc)
         yield url, names
     finally:
-        proc.terminate()
+        proc.terminate()  # tokbench forwards it to the Streamlit server and waits for it
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        _assert_nothing_listens(port)
+
+
+def _assert_nothing_listens(port: int, timeout: float = 15) -> None:
+    """No server may outlive the test (issue 15, class 13)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return
+        assert time.monotonic() < deadline, f"a server still listens on port {port} after the test"
+        time.sleep(0.2)
 
 
 def _shot(page, tmp_path: Path, name: str) -> Path:
@@ -79,6 +91,10 @@ def _shot(page, tmp_path: Path, name: str) -> Path:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(keep) / path.name)
     return path
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
 def _settle(page) -> None:
@@ -104,9 +120,11 @@ def test_dashboard_in_chromium(server, tmp_path: Path) -> None:
             assert page.locator("[data-testid='stException']").count() == 0
             assert (tmp_path / "runs.png").stat().st_size > 10_000
 
+            assert "Deploy" not in text  # client.toolbarMode = minimal: a local tool has nothing to deploy
             for label, expected in (("Text", ["bpe-500", "bpe-300", "Segmentation"]),
-                                    ("Visual", ["vq-flex", "original", "32 tokens"]),
+                                    ("Visual", ["vq-flex", "original", f"{FLEX_TOKENS} tokens"]),
                                     ("Audio", ["codec-rvq", "si_snr_db vs kbps"]),
+                                    ("Rate–distortion", ["Text", "Image", "Audio", "bits per"]),
                                     ("Kernels", ["bench-cpu", "tiled_torch", "Speedup"])):
                 page.get_by_role("link", name=label).first.click()
                 _settle(page)
@@ -118,11 +136,17 @@ def test_dashboard_in_chromium(server, tmp_path: Path) -> None:
                 for needle in expected:
                     assert needle in body, f"{needle!r} missing on the {label} page"
                 assert page.locator("[data-testid='stException']").count() == 0, f"exception on {label}"
-                _shot(page, tmp_path, label.lower())
-                if label == "Text":  # the live segmentation renders as hoverable spans with ids
-                    page.get_by_role("tab", name="Segmentation").click()
-                    page.wait_for_selector("span.tok[title^='id ']", timeout=15_000)
-                    assert page.locator("span.tok[title^='id ']").count() > 10
-                    _shot(page, tmp_path, "text-segmentation")
+                _shot(page, tmp_path, _slug(label))
+                tabs = page.get_by_role("tab")
+                for k in range(1, tabs.count()):  # every further tab of the page, each on its own screenshot
+                    tab = tabs.nth(k)
+                    name = tab.inner_text().strip()
+                    tab.click()
+                    _settle(page)
+                    if label == "Text" and name == "Segmentation":  # hoverable spans with ids
+                        page.wait_for_selector("span.tok[title^='id ']", timeout=15_000)
+                        assert page.locator("span.tok[title^='id ']").count() > 10
+                    assert page.locator("[data-testid='stException']").count() == 0, f"exception on {label} › {name}"
+                    _shot(page, tmp_path, f"{_slug(label)}-{_slug(name)}")
         finally:
             browser.close()

@@ -22,9 +22,12 @@ def checkpoint_path(folder: Path, step: int) -> Path:
 
 
 def checkpoints(folder: Path) -> list[tuple[int, Path]]:
-    """(step, path) of every checkpoint in `folder`, oldest first; names that are not ours are ignored."""
+    """(step, path) of every checkpoint in `folder`, oldest first; names that are not ours, and anything that is
+    not a regular file of the run's own (a symlink, a FIFO), are ignored."""
     found = []
     for path in Path(folder).glob(PATTERN) if Path(folder).is_dir() else []:
+        if path.is_symlink() or not path.is_file():
+            continue
         try:
             found.append((int(path.stem.split("_", 1)[1]), path))
         except (IndexError, ValueError):

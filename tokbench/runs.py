@@ -9,9 +9,14 @@ runs/<name>/
   log.jsonl      training curves, one JSON object a line
 ```
 
-Every file is written to a temporary sibling and renamed into place, so a killed writer leaves the old file
-whole. A writer holds `run.lock` (pid + host); a lock whose process is gone is stale, and a run still marked
-`running` behind a stale lock is an interrupted run that `resume` continues.
+Every file is written to a temporary sibling, fsynced and renamed into place, so a killed writer or a full
+disk leaves the old file whole (`atomic_write_bytes`; `write_artifact` does the same for libraries that write
+their own files). New files get the usual mode (0666 less the umask). Outputs go to regular files only: a
+device, FIFO, folder or symlink in the way is refused (`check_output_file`). A writer holds `run.lock`
+(pid + host); a lock whose process is gone is stale, and a run still marked `running` behind a stale lock is an
+interrupted run that `resume` continues. Taking the lock (and taking over a stale one) happens under an
+exclusive `flock` of the run folder, so two resumes racing for one stale lock cannot both win. Writers refuse
+run folders whose parts are symlinks, and listings read only regular files, flagging malformed run.json files.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import json
 import os
 import re
 import socket
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -37,28 +43,137 @@ LOG_FILE = "log.jsonl"
 LOCK_FILE = "run.lock"
 ARTIFACTS_DIR = "artifacts"
 STATUSES = ("running", "done", "failed", "interrupted")
+#: run folders this process marked `interrupted`, oldest first: the CLI names the last one in its Ctrl-C line
+INTERRUPTED_RUNS: list[Path] = []
 KINDS = ("text-bpe", "text-eval", "visual-vq", "visual-eval", "audio-codec", "audio-eval", "bench")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 # ---------------------------------------------------------------------------------------------- atomic files
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` so that readers see either the old file or the new one, never a torn one."""
+class WriteFailed(TokbenchError, OSError):
+    """A file could not be written (disk full, read-only folder, ...): one line for the user, and still an
+    OSError for callers that handle those. The old file, if any, is untouched and no temporary is left."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self._reason = reason
+
+    @property
+    def strerror(self) -> str | None:  # what `except OSError as exc: exc.strerror` callers print
+        return self._reason
+
+
+def _umask() -> int:
+    try:  # Linux reports it without changing it (os.umask would, racing other threads)
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _describe_special(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISLNK, "a symlink")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def check_output_file(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] = ()) -> Path:
+    """Refuse an output path that is not (or would not become) a plain regular file of ours: an existing
+    device, FIFO, socket, folder or symlink there, or one of the command's own `inputs`. Returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if str(path).endswith(os.sep) or path.name in ("", ".", ".."):
+        raise TokbenchError(f"{path}: output must be a file name, not a folder")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise TokbenchError(f"{path}: cannot use as output ({exc.strerror})") from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise TokbenchError(f"{path}: is {_describe_special(st.st_mode)}; outputs go to regular files only")
+    for given in inputs:
+        try:
+            same = st is not None and os.path.samefile(path, given)
+        except OSError:
+            same = False
+        if same:
+            raise TokbenchError(f"{path}: is also the input; choose another output file")
+    return path
+
+
+def _temp_sibling(path: Path) -> tuple[int, str]:
+    """A new temporary file next to `path` (same filesystem, so the rename is atomic), mode 0666 & ~umask."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WriteFailed(f"{path}: cannot write ({exc.strerror or exc})", exc.strerror) from None
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
+
+def _replace_into(tmp: str, path: Path) -> None:
+    """Rename the finished temporary over `path`, refusing to replace anything but a regular file."""
+    check_output_file(path)
+    os.replace(tmp, path)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` so that readers see either the old file or the new one, never a torn one.
+    A failed write (e.g. a full disk) raises `WriteFailed` and leaves no temporary behind."""
+    path = Path(path)
+    check_output_file(path)
+    fd, tmp = _temp_sibling(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        _replace_into(tmp, path)
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and not isinstance(exc, TokbenchError):
+            raise WriteFailed(f"{path}: cannot write ({exc.strerror or exc})", exc.strerror) from None
         raise
+
+
+def write_artifact(path: str | os.PathLike, writer) -> Path:
+    """Let a library that only writes to a path (HF tokenizers' `save`, sentencepiece, torch) write `path`
+    atomically: `writer(temp_path)` fills a temporary sibling, which is fsynced and renamed into place.
+    Whatever the writer raises (a full disk, a library error) leaves the old file and no temporary; failures
+    become `WriteFailed` (Rust-backed writers such as HF tokenizers report ENOSPC as a plain Exception)."""
+    path = Path(path)
+    check_output_file(path)
+    fd, tmp = _temp_sibling(path)
+    os.close(fd)
+    try:
+        writer(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        _replace_into(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(exc, OSError) and not isinstance(exc, TokbenchError):
+            raise WriteFailed(f"{path}: cannot write ({exc.strerror or exc})", exc.strerror) from None
+        if isinstance(exc, Exception) and not isinstance(exc, TokbenchError):
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise WriteFailed(f"{path}: cannot write ({reason})", reason) from None
+        raise
+    return path
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -72,10 +187,10 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
-    if hasattr(obj, "item"):  # numpy / torch scalars
-        return obj.item()
-    if hasattr(obj, "tolist"):
+    if hasattr(obj, "tolist"):  # numpy / torch arrays and scalars (arrays have .item too, which fails on them)
         return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
@@ -94,11 +209,17 @@ def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file, turning a missing or corrupt file into a one-line TokbenchError."""
     path = Path(path)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the reader forever
+            raise TokbenchError(f"{path}: not a regular file")
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TokbenchError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise TokbenchError(f"{path}: corrupt JSON ({exc})") from None
+    except RecursionError:
+        raise TokbenchError(f"{path}: corrupt JSON (nested too deeply)") from None
+    except OSError as exc:
+        raise TokbenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def now_iso() -> str:
@@ -122,7 +243,7 @@ def package_versions(*extra: str) -> dict[str, str]:
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True
@@ -134,29 +255,84 @@ def lock_holder(run_dir: Path) -> dict | None:
     lock = Path(run_dir) / LOCK_FILE
     try:
         holder = json.loads(lock.read_text())
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
-    if holder.get("host") == socket.gethostname() and not _pid_alive(int(holder.get("pid", -1))):
+    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int) or holder["pid"] <= 0:
+        return None  # a torn or foreign lock file protects nothing
+    if holder.get("host") == socket.gethostname() and not _pid_alive(holder["pid"]):
         return None
     return holder
 
 
+class _FolderMutex:
+    """An exclusive `flock` on the run folder itself, held only while the lock file is checked and taken:
+    the kernel drops it when its holder dies, so it can never go stale, and it leaves no file behind."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.fd: int | None = None
+
+    def __enter__(self) -> _FolderMutex:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: fall back to the O_EXCL create alone
+            return self
+        try:
+            self.fd = os.open(self.run_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
+            raise TokbenchError(f"{self.run_dir}: cannot lock the run folder ({exc.strerror})") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None
+
+
 def _acquire_lock(run_dir: Path) -> None:
+    """Take `run.lock` for this process. A live holder is refused; a stale lock (its process is gone) is taken
+    over. Every taker checks and writes under the folder's flock, so exactly one of several racing takers
+    wins; the O_EXCL create keeps the lock exclusive even against a taker that bypassed the flock."""
     lock = run_dir / LOCK_FILE
     payload = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso()}).encode()
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = lock_holder(run_dir)
-            if holder is not None and holder.get("pid") != os.getpid():
-                raise TokbenchError(f"{run_dir}: locked by process {holder.get('pid')} on {holder.get('host')}")
-            lock.unlink(missing_ok=True)  # stale: its writer is gone
-            continue
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        return
+    with _FolderMutex(run_dir):
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666 & ~_umask())
+            except FileExistsError:
+                holder = lock_holder(run_dir)
+                if holder is not None and holder.get("pid") != os.getpid():
+                    raise TokbenchError(f"{run_dir}: locked by process {holder.get('pid')} on "
+                                        f"{holder.get('host')}") from None
+                lock.unlink(missing_ok=True)  # stale: its writer is gone
+                continue
+            except OSError as exc:
+                raise WriteFailed(f"{lock}: cannot take the lock ({exc.strerror})", exc.strerror) from None
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(payload)
+            except OSError as exc:
+                lock.unlink(missing_ok=True)
+                raise WriteFailed(f"{lock}: cannot take the lock ({exc.strerror})", exc.strerror) from None
+            return
     raise TokbenchError(f"{run_dir}: could not take the lock")
+
+
+def refuse_symlinked_parts(run_dir: str | os.PathLike) -> None:
+    """Writers refuse a run folder that is, or holds, a symlink where run files go: writing through it would
+    put files outside the runs folder."""
+    run_dir = Path(run_dir)
+    parts = [run_dir, run_dir / ARTIFACTS_DIR]
+    if (run_dir / ARTIFACTS_DIR).is_dir() and not (run_dir / ARTIFACTS_DIR).is_symlink():
+        parts += [p for p in (run_dir / ARTIFACTS_DIR).iterdir()]
+    parts += [run_dir / n for n in (RUN_FILE, METRICS_FILE, REPORT_FILE, LOG_FILE, LOCK_FILE)]
+    for part in parts:
+        if part.is_symlink():
+            raise TokbenchError(f"{part}: is a symlink; a run folder's parts must be real files and folders")
 
 
 # ---------------------------------------------------------------------------------------------- the run
@@ -200,28 +376,43 @@ class Run:
                 candidate = f"{name}-{n}"
             except OSError as exc:
                 raise TokbenchError(f"{path}: cannot create run folder ({exc.strerror})") from None
-        (path / ARTIFACTS_DIR).mkdir()
-        _acquire_lock(path)
         info = {
             "name": candidate, "kind": kind, "status": "running", "config": dict(config), "data": data or [],
             "packages": package_versions(*packages), "started": now_iso(), "finished": None,
             "host": socket.gethostname(), "pid": os.getpid(),
         }
         run = cls(path, info)
-        run.save_info()
+        try:
+            (path / ARTIFACTS_DIR).mkdir()
+            _acquire_lock(path)
+            run.save_info()
+        except BaseException as exc:  # e.g. a full disk: leave no half-made folder and no lock behind
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+            if isinstance(exc, OSError) and not isinstance(exc, TokbenchError):
+                raise WriteFailed(f"{path}: cannot create run folder ({exc.strerror or exc})", exc.strerror) from None
+            raise
         return run
 
     @classmethod
     def resume(cls, path: str | os.PathLike) -> Run:
         """Reopen an interrupted or failed run for writing (its lock must be free)."""
         path = Path(path)
-        info = read_json(path / RUN_FILE)
+        if not path.is_dir():
+            raise TokbenchError(f"{path}: no such run folder")
+        refuse_symlinked_parts(path)
+        info = _checked_info(path, read_json(path / RUN_FILE))
         if info.get("status") == "done":
             raise TokbenchError(f"{path}: run already finished; nothing to resume")
         _acquire_lock(path)
         info.update(status="running", finished=None, pid=os.getpid(), resumed=now_iso())
         run = cls(path, info)
-        run.save_info()
+        try:
+            run.save_info()
+        except BaseException:
+            (path / LOCK_FILE).unlink(missing_ok=True)
+            raise
         return run
 
     @classmethod
@@ -229,7 +420,10 @@ class Run:
         """Open a finished run to add evaluation results (report.json, metrics.json, artifacts/eval) under
         its lock, without touching its status. Use as a context manager; the lock is released on exit."""
         path = Path(path)
-        info = read_json(path / RUN_FILE)
+        if not path.is_dir():
+            raise TokbenchError(f"{path}: no such run folder")
+        refuse_symlinked_parts(path)
+        info = _checked_info(path, read_json(path / RUN_FILE))
         _acquire_lock(path)
         run = cls(path, info)
         run._attached = True
@@ -270,9 +464,15 @@ class Run:
 
     def log(self, record: Mapping[str, Any]) -> None:
         """Append one record to log.jsonl (flushed, so a crash loses at most the line being written)."""
-        with open(self.path / LOG_FILE, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(dict(record), default=_json_default) + "\n")
-            fh.flush()
+        path = self.path / LOG_FILE
+        if path.is_symlink():
+            raise TokbenchError(f"{path}: is a symlink; a run folder's parts must be real files and folders")
+        try:
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(dict(record), default=_json_default) + "\n")
+                fh.flush()
+        except OSError as exc:
+            raise WriteFailed(f"{path}: cannot write ({exc.strerror or exc})", exc.strerror) from None
 
     def truncate_log(self, keep_while) -> None:
         """Drop log records after a resume point: keep only those for which `keep_while(record)` holds."""
@@ -280,13 +480,18 @@ class Run:
         atomic_write_text(self.path / LOG_FILE, "".join(json.dumps(r) + "\n" for r in records))
 
     def finish(self, status: str = "done", error: str | None = None) -> None:
+        """Record the final status and free the lock. The lock goes even when run.json cannot be written."""
         if status not in STATUSES:
             raise ValueError(f"bad status {status!r}")
+        if status == "interrupted":
+            INTERRUPTED_RUNS.append(self.path)
         self.info.update(status=status, finished=now_iso())
         if error:
             self.info["error"] = error
-        self.save_info()
-        (self.path / LOCK_FILE).unlink(missing_ok=True)
+        try:
+            self.save_info()
+        finally:
+            (self.path / LOCK_FILE).unlink(missing_ok=True)
 
     def __enter__(self) -> Run:
         return self
@@ -298,10 +503,14 @@ class Run:
         if exc_type is None:
             if self.info.get("status") == "running":
                 self.finish("done")
-        elif issubclass(exc_type, KeyboardInterrupt):
-            self.finish("interrupted", "interrupted by the user")
-        else:
-            self.finish("failed", f"{exc_type.__name__}: {exc}")
+            return False
+        status = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
+        error = "interrupted by the user" if status == "interrupted" else (
+            str(exc) if isinstance(exc, TokbenchError) else f"{exc_type.__name__}: {exc}")
+        try:  # the error in flight is what the user must see; a second one (e.g. a still-full disk) is not
+            self.finish(status, error)
+        except OSError:
+            pass
         return False
 
 
@@ -309,14 +518,16 @@ class Run:
 def read_log(run_dir: str | os.PathLike) -> list[dict]:
     """The records of log.jsonl; a torn last line (from a killed writer) is ignored."""
     path = Path(run_dir) / LOG_FILE
-    if not path.exists():
+    if path.is_symlink() or not path.is_file():  # only a regular file of the run's own
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
             continue
+        if isinstance(record, dict):  # anything else is not a log record
+            records.append(record)
     return records
 
 
@@ -359,14 +570,48 @@ class RunRecord:
 def load_run(path: str | os.PathLike) -> RunRecord:
     """Read a run folder. Raises TokbenchError when it is not a readable run."""
     path = Path(path)
-    if not (path / RUN_FILE).is_file():
+    if not path.is_dir():
+        raise TokbenchError(f"{path}: no such run folder")
+    if not (path / RUN_FILE).exists() and not (path / RUN_FILE).is_symlink():
         raise TokbenchError(f"{path}: not a run folder (no {RUN_FILE})")
-    info = read_json(path / RUN_FILE)
+    info = _checked_info(path, _read_run_file(path / RUN_FILE))
+    metrics = _read_run_file(path / METRICS_FILE, {})
+    report = _read_run_file(path / REPORT_FILE, {})
+    if not isinstance(metrics, dict):
+        raise TokbenchError(f"{path / METRICS_FILE}: malformed (expected an object of datasets)")
+    if not isinstance(report, dict):
+        raise TokbenchError(f"{path / REPORT_FILE}: malformed (expected an object with rows)")
+    return RunRecord(path=path, info=info, metrics=metrics, report=report)
+
+
+def _read_run_file(path: Path, missing: Any = None) -> Any:
+    """A run's JSON file, read only when it is a regular file (never through a symlink)."""
+    if path.is_symlink():
+        raise TokbenchError(f"{path}: is a symlink; run files must be regular files")
+    if missing is not None and not path.exists():
+        return missing
+    return read_json(path)
+
+
+#: run.json fields and the JSON types they must have when present (None is allowed for the optional ones)
+_INFO_TYPES: dict[str, tuple[type, ...]] = {
+    "kind": (str,), "status": (str,), "name": (str,), "started": (str, type(None)), "finished": (str, type(None)),
+    "config": (dict,), "data": (list,), "packages": (dict,),
+    "error": (str, type(None)),
+}
+
+
+def _checked_info(path: Path, info: Any) -> dict:
+    """run.json as a dict with the documented field types, or a one-line TokbenchError naming the bad field."""
     if not isinstance(info, dict) or "kind" not in info:
         raise TokbenchError(f"{path / RUN_FILE}: not a tokbench run description")
-    metrics = read_json(path / METRICS_FILE) if (path / METRICS_FILE).exists() else {}
-    report = read_json(path / REPORT_FILE) if (path / REPORT_FILE).exists() else {}
-    return RunRecord(path=path, info=info, metrics=metrics, report=report)
+    for key, types in _INFO_TYPES.items():
+        if key in info and not isinstance(info[key], types):
+            raise TokbenchError(f"{path / RUN_FILE}: malformed run description ({key} is "
+                                f"{type(info[key]).__name__}: {str(info[key])[:40]!r})")
+    if info.get("status", "running") not in STATUSES:
+        raise TokbenchError(f"{path / RUN_FILE}: malformed run description (status {info['status'][:40]!r})")
+    return info
 
 
 def iter_runs(runs_dir: str | os.PathLike) -> Iterator[RunRecord]:
@@ -378,11 +623,14 @@ def iter_runs(runs_dir: str | os.PathLike) -> Iterator[RunRecord]:
     for child in runs_dir.iterdir():
         if not child.is_dir() or child.name.startswith("."):
             continue
+        if child.is_symlink():  # listings read only what lives under the runs folder
+            records.append(RunRecord(path=child, error=f"{child}: is a symlink; not read"))
+            continue
         try:
             records.append(load_run(child))
         except TokbenchError as exc:
             records.append(RunRecord(path=child, error=str(exc)))
-    records.sort(key=lambda r: (r.info.get("started") or "", r.name))
+    records.sort(key=lambda r: (str(r.info.get("started") or ""), r.name))
     yield from records
 
 

@@ -22,7 +22,6 @@ of the first n_q levels.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,8 +67,11 @@ class CodecConfig:
     def check(self) -> None:
         if not self.strides or any(int(s) < 1 for s in self.strides) or self.sample_rate < 1:
             raise TokbenchError(f"strides must be positive integers (got {self.strides})")
-        if not 1 <= self.n_q <= 64 or self.codebook_size < 2:
-            raise TokbenchError("need 1 <= n_q <= 64 quantizers and at least 2 codes each")
+        if not 1 <= self.n_q <= 64 or not 2 <= self.codebook_size <= 65536:
+            raise TokbenchError("need 1 <= n_q <= 64 quantizers and 2..65536 codes each")
+        if not 1 <= self.dim <= 4096 or not 1 <= self.channels <= 1024 or not 1 <= self.sample_rate <= 384000:
+            raise TokbenchError(f"need 1 <= dim <= 4096, 1 <= channels <= 1024 and a sample rate up to 384 kHz "
+                                f"(got dim {self.dim}, channels {self.channels}, rate {self.sample_rate})")
 
     @classmethod
     def from_dict(cls, d: dict) -> CodecConfig:
@@ -291,14 +293,27 @@ def load_codec(path: str | Path, device: str = "cpu") -> AudioCodec:
     folder = path / "artifacts" if (path / "artifacts" / MODEL_JSON).is_file() else path
     if not (folder / MODEL_JSON).is_file() or not (folder / MODEL_FILE).is_file():
         raise TokbenchError(f"{path}: no trained audio codec here (missing {MODEL_JSON} / {MODEL_FILE})")
-    info = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8"))
-    if info.get("family") != FAMILY:
-        raise TokbenchError(f"{path}: model family {info.get('family')!r} is not an audio codec")
-    model = AudioCodec(CodecConfig.from_dict(info["config"]))
+    from tokbench.runs import read_json
+
+    info = read_json(folder / MODEL_JSON)
+    if not isinstance(info, dict) or info.get("family") != FAMILY or not isinstance(info.get("config"), dict):
+        family = info.get("family") if isinstance(info, dict) else None
+        raise TokbenchError(f"{path}: model family {family!r} is not an audio codec")
+    try:
+        cfg = CodecConfig.from_dict(info["config"])
+        cfg.check()
+        model = AudioCodec(cfg)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TokbenchError(f"{folder / MODEL_JSON}: malformed codec config ({str(exc).splitlines()[0]})") from None
     try:
         state = load_file(str(folder / MODEL_FILE))
     except (SafetensorError, OSError) as exc:
         raise TokbenchError(f"{folder / MODEL_FILE}: unreadable weights ({exc})") from None
+    own = model.state_dict()
+    bad = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if bad:
+        raise TokbenchError(f"{folder / MODEL_FILE}: weight {bad[0]} has shape {tuple(state[bad[0]].shape)}, the "
+                            f"model needs {tuple(own[bad[0]].shape)}")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise TokbenchError(f"{folder / MODEL_FILE}: weights do not fit the model (missing {missing[:3]}, "

@@ -3,10 +3,14 @@
 Loss = w_wave · L1(x, x̂) + w_stft · MR-STFT(x, x̂) + w_mel · log-mel L1(x, x̂) + commitment (the RVQ's,
 weight in the codec config). The training MR-STFT floors magnitudes at 1e-3 (not the metric's 1e-7): near-silent
 bins then stop dominating the log terms, whose gradients (1/|S|) otherwise destabilise early training.
-The batch of step s (clips and offsets) and the quantizer-dropout draw are functions of (seed, s) only, and
-checkpoints hold the model, the Adam moments and the torch RNG state (used by k-means init and dead-code
-replacement) as safetensors tensors, so an interrupted run resumed from a checkpoint
-follows the same loss curve as one that never stopped. A NaN/inf loss stops training before the bad update:
+The batch of step s (clips and offsets), the quantizer-dropout draw and torch's generator (re-seeded from
+(seed, s) before each step: k-means init, dead-code replacement) are functions of (seed, s) only, and
+checkpoints hold the model (with its EMA codebook buffers), the Adam moments and the RNG state as safetensors
+tensors, taken only at step boundaries (a Ctrl-C in the middle of a step, after the forward pass has already
+moved the EMA buffers, keeps the previous checkpoint instead). CPU float results depend on the thread count,
+so the run records it (`torch_threads`) and a resume uses it. An interrupted or killed run resumed from a
+checkpoint follows the same loss curve, bit for bit, as one that never stopped (tests/test_resume_identical.py).
+A NaN/inf loss stops training before the bad update:
 the last good checkpoint is kept, the run is marked failed, and the error says how to go on.
 """
 
@@ -112,8 +116,11 @@ def load_checkpoint(path: Path, model, optim) -> int:
     tensors, meta = read_checkpoint(path)
     if meta.get("format") != CKPT_FORMAT:
         raise TokbenchError(f"{path}: not a tokbench audio checkpoint")
-    model.load_state_dict(model_tensors(tensors))
-    return restore_training_state(tensors, meta, optim)
+    try:
+        model.load_state_dict(model_tensors(tensors))
+        return restore_training_state(tensors, meta, optim)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise TokbenchError(f"{path}: checkpoint does not fit this codec ({str(exc).splitlines()[0][:160]})") from None
 
 
 # ---------------------------------------------------------------------------------------------- the loop
@@ -137,6 +144,8 @@ def fit_audio(data: str | list[str] | None = None, steps: int | None = None, *, 
 
     data = data or DEFAULT_DATA
     previous_threads = torch.get_num_threads()
+    if resume is not None and threads is None:  # the same thread count gives the same float results
+        threads = _recorded_threads(Path(resume))
     if threads is not None:
         if threads < 1:
             raise TokbenchError("threads must be at least 1")
@@ -147,6 +156,19 @@ def fit_audio(data: str | list[str] | None = None, steps: int | None = None, *, 
                     sample_rate, seed, device, runs_dir, name, resume, ckpt_every, log_every, on_error, weights)
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def _recorded_threads(run_dir: Path) -> int | None:
+    try:
+        value = read_json(run_dir / "run.json").get("torch_threads")
+    except (TokbenchError, AttributeError):
+        return None  # the resume itself reports what is wrong with the folder
+    return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4096 else None
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The torch seed of training step `step`: a pure function of (seed, step)."""
+    return int(np.random.SeedSequence([seed, step, 0xA0D10]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 def _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, channels, strides, sample_rate,
@@ -161,15 +183,25 @@ def _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, 
     _quiet_vq_logs()
     device = pick_device(device)
     if resume is not None:
-        info = read_json(Path(resume) / "run.json")
+        from tokbench.runs import load_run
+
+        info = load_run(resume).info
         if info.get("kind") != KIND:
             raise TokbenchError(f"{resume}: not an {KIND} run (kind {info.get('kind')!r})")
-        cfg = dict(info["config"])
+        cfg = dict(info.get("config") or {})
+        if not isinstance(cfg.get("codec"), dict) or any(not isinstance(cfg.get(k), (int, float)) or
+                                                         isinstance(cfg.get(k), bool) for k in DEFAULTS) \
+                or not isinstance(cfg.get("data"), list) or not isinstance(cfg.get("seed"), int):
+            raise TokbenchError(f"{resume}/run.json: malformed {KIND} config")
         if steps is not None:
             if steps < cfg["steps"]:
                 raise TokbenchError(f"--steps {steps} is fewer than the run's {cfg['steps']}")
             cfg["steps"] = steps
-        codec_cfg = CodecConfig.from_dict(cfg["codec"])
+        try:
+            codec_cfg = CodecConfig.from_dict(cfg["codec"])
+            codec_cfg.check()
+        except (TypeError, ValueError) as exc:
+            raise TokbenchError(f"{resume}/run.json: malformed codec config ({exc})") from None
     else:
         codec_cfg = CodecConfig(sample_rate=sample_rate, strides=tuple(strides), channels=channels, dim=dim,
                                 n_q=n_q, codebook_size=codebook_size)
@@ -181,8 +213,14 @@ def _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, 
         for key in ("steps", "batch_size", "ckpt_every", "log_every"):
             if int(cfg[key]) < 1:
                 raise TokbenchError(f"{key} must be at least 1")
-        if not 0 < cfg["lr"] < 1 or cfg["segment_seconds"] <= 0:
-            raise TokbenchError("need 0 < lr < 1 and segment_seconds > 0")
+        if not 0 <= cfg["seed"] < 2 ** 32:
+            raise TokbenchError(f"seed {cfg['seed']} must be in 0..2^32-1")
+        if not 0 < cfg["lr"] < 1 or not 0 < cfg["segment_seconds"] <= 60:
+            raise TokbenchError("need 0 < lr < 1 and 0 < segment_seconds <= 60")
+        if cfg["batch_size"] > 4096:
+            raise TokbenchError(f"batch_size {cfg['batch_size']} is more than 4096 segments per step")
+        if not all(math.isfinite(float(cfg[k])) and cfg[k] >= 0 for k in ("w_wave", "w_stft", "w_mel")):
+            raise TokbenchError("loss weights must be finite and >= 0")
 
     clips = load_audio(cfg["data"], split="train", sample_rate=codec_cfg.sample_rate, on_error=on_error)
     segment = int(round(cfg["segment_seconds"] * codec_cfg.sample_rate))
@@ -196,32 +234,40 @@ def _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, 
     if resume is not None:
         run = Run.resume(resume)
         ckpt = latest_checkpoint(run.artifacts / CKPT_DIR)
-        start = load_checkpoint(ckpt, model, optim) if ckpt is not None else 0
+        try:
+            start = load_checkpoint(ckpt, model, optim) if ckpt is not None else 0
+        except BaseException as exc:  # a torn or foreign checkpoint: the run is failed, its lock freed
+            run.finish("failed", str(exc) if isinstance(exc, TokbenchError) else f"{type(exc).__name__}: {exc}")
+            raise
         if ckpt is None:
             torch.manual_seed(cfg["seed"])
             model = AudioCodec(codec_cfg).to(device).train()
             optim = torch.optim.Adam(model.parameters(), lr=cfg["lr"], betas=(0.8, 0.99))
-        run.truncate_log(lambda r: r.get("step", 0) <= start)
-        run.update_info(config=cfg)
     else:
         run = Run.create(runs_dir, KIND, cfg, name=name, data=clips.fingerprint(),
                          packages=("torch", "vector-quantize-pytorch", "safetensors", "soundfile", "scipy"))
         start = 0
     total = int(cfg["steps"])
     with run:
-        run.update_info(device=device, train_clips=len(clips), train_seconds=round(clips.seconds, 2),
+        if resume is not None:
+            run.truncate_log(lambda r: r.get("step", 0) <= start)
+        run.update_info(config=cfg, torch_threads=torch.get_num_threads(), device=device, train_clips=len(clips),
+                        train_seconds=round(clips.seconds, 2),
                         warnings=clips.warnings)
         last_ckpt = start
         t0, seen = time.perf_counter(), 0.0
         step = start
+        at_boundary, completed = True, start  # at_boundary is False while a step changes the model
         with progress.task("training audio codec", total=total) as bar:
             bar.update(completed=start)
             try:
                 for step in range(start, total):
+                    torch.manual_seed(step_seed(cfg["seed"], step))
                     batch = torch.from_numpy(batch_for_step(clips.waves, cfg["seed"], step, cfg["batch_size"],
                                                             segment)).to(device)
                     for group in optim.param_groups:
                         group["lr"] = lr_at(step, cfg)
+                    at_boundary = False  # the forward pass moves the EMA codebook
                     loss, parts, indices = total_loss(model, mel_loss, batch, cfg["seed"] * 1_000_003 + step, cfg)
                     if not math.isfinite(float(loss.detach())):
                         msg = (f"loss became {float(loss.detach())} at step {step + 1}; stopped before updating "
@@ -234,6 +280,8 @@ def _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, 
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
                     optim.step()
+                    completed = step + 1
+                    at_boundary = True
                     seen += batch.numel() / codec_cfg.sample_rate
                     done = step + 1
                     if done % cfg["log_every"] == 0 or done == total:
@@ -245,8 +293,10 @@ def _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, 
                         last_ckpt = done
                     bar.advance(1)
             except KeyboardInterrupt:
-                if step > last_ckpt:  # keep the finished steps: resume continues from here
-                    save_checkpoint(run, model, optim, step)
+                # keep the finished steps, but only from a step boundary: a forward pass already moved the
+                # EMA codebook, so a mid-step state would not resume to the same curve
+                if at_boundary and completed > last_ckpt:
+                    save_checkpoint(run, model, optim, completed)
                 raise
         save_checkpoint(run, model, optim, total)
         save_codec(model.eval(), run.artifacts)
@@ -255,7 +305,8 @@ def _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, 
                    "final_loss": float(loss.detach()) if total > start else None,
                    "train_seconds_of_audio": clips.seconds,
                    "audio_seconds_per_second": seen / max(elapsed, 1e-9), "wall_seconds": elapsed,
-                   "frame_rate": codec_cfg.frame_rate, "n_q": codec_cfg.n_q, "codebook_size": codec_cfg.codebook_size}
+                   "frame_rate": codec_cfg.frame_rate, "n_q": codec_cfg.n_q, "codebook_size": codec_cfg.codebook_size,
+                   "warnings": list(clips.warnings)}
         run.update_metrics("train", {"final_loss": summary["final_loss"], "steps": total,
                                      "audio_seconds_per_second": summary["audio_seconds_per_second"]})
         run.update_info(steps_done=total)

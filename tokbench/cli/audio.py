@@ -58,6 +58,7 @@ def fit_audio_command(
                        n_q=n_q, codebook_size=codebook_size, dim=dim, channels=channels, seed=seed, device=device,
                        runs_dir=runs_dir, name=name, resume=resume, threads=threads,
                        on_error="skip" if skip_bad else "error")
+    _warn(result)
 
     def render(r: dict[str, Any]) -> None:
         stdout.print(f"trained {r['steps']} steps on {fmt(r['train_seconds_of_audio'])} s of audio "

@@ -5,6 +5,10 @@ like the CLI, and Streamlit runs it as a script). The CLI finds it through the p
 `<folder holding the tokbench package>/apps/dashboard.py`, which is the repository root for a checkout or an
 editable install (`make setup` installs editable). `$TOKBENCH_DASHBOARD_APP` overrides the path, e.g. for a
 wheel install with the app copied elsewhere.
+
+The Streamlit server runs as a child that never outlives this process: SIGTERM, SIGHUP and SIGINT are
+forwarded to it and waited for (killed after a grace period), and on Linux the child also gets SIGTERM from
+the kernel if this process dies any other way (PR_SET_PDEATHSIG), even by SIGKILL.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -55,6 +61,7 @@ def streamlit_command(runs_dir: Path, port: int) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(app_path()),
             "--server.address", HOST, "--server.port", str(port), "--server.headless", "true",
             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal",  # a local tool: no Deploy button
             "--", str(runs_dir)]
 
 
@@ -77,13 +84,59 @@ def dashboard_command(
     _check_port(port)
     stderr.print(f"tokbench dashboard on [bold]http://{HOST}:{port}[/bold] (runs: {runs_dir}); Ctrl-C to stop")
     env = dict(os.environ, TOKBENCH_RUNS_DIR=str(runs_dir))
-    proc = subprocess.Popen(command, env=env)
+    return serve(command, env)
+
+
+FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+GRACE_SECONDS = 10.0
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def serve(command: list[str], env: dict[str, str]) -> int:
+    """Run the server child until it exits; forward SIGTERM/SIGHUP/SIGINT to it and wait for it, so no
+    server is left behind. Returns the child's status, 0 after Ctrl-C, 128 + signal after TERM/HUP."""
+    got: list[int] = []
+    proc = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+
+    def forward(signum, _frame) -> None:
+        got.append(signum)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
+
+    previous = {}
+    try:
+        for signum in FORWARDED:
+            previous[signum] = signal.signal(signum, forward)
+    except ValueError:  # not the main thread: signals cannot be caught here; the death signal still holds
+        pass
+    try:
+        deadline = None
+        while True:
+            try:
+                rc = proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if got and deadline is None:
+                    deadline = time.monotonic() + GRACE_SECONDS
+                if deadline is not None and time.monotonic() > deadline:
+                    proc.kill()
+            except KeyboardInterrupt:  # a SIGINT before the handler was installed
+                got.append(signal.SIGINT)
+                proc.send_signal(signal.SIGINT)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if proc.poll() is None:
             proc.kill()
-        return 0
+            proc.wait()
+    if got:
+        return 0 if got[0] == signal.SIGINT else 128 + got[0]
+    return rc

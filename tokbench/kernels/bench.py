@@ -287,6 +287,11 @@ def run_lookup_bench(shapes: Iterable[tuple[int, int, int, str]] | None = None, 
         raise TokbenchError("--device cuda: no CUDA GPU is available here")
     if repeats < 1:
         raise TokbenchError(f"--repeats must be at least 1, got {repeats}")
+    if not 0 <= seed < 2 ** 63:
+        raise TokbenchError(f"--seed must be in 0..2^63-1, got {seed}")
+    for n, k, d, _ in shapes:
+        if min(n, k, d) >= 1 and max(n * d, k * d, n) > 2 ** 31:  # inputs alone past 8 GiB: not a benchmark this tool can run
+            raise TokbenchError(f"shape N={n} K={k} D={d}: inputs of more than 2^31 elements are not supported")
     if device.startswith("cuda"):
         label = f"{device}: {torch.cuda.get_device_name(torch.device(device))}"
     else:

@@ -42,6 +42,9 @@ ESPEAK = "espeak-ng"
 _TEST_EVERY = 8
 CLIP_LEVEL = 0.999  # |x| at or above this counts as a clipped sample
 CLIP_WARN_FRACTION = 0.001
+#: float files whose peak |x| exceeds this are refused: float audio is in [-1, 1], so a peak of 1e6 is a scaling
+#: mistake (e.g. int16 values stored as float) that would train to a meaningless loss; up to it, overs count as clipping
+MAX_FLOAT_PEAK = 2.0
 #: what audio commands use when no data is given
 DEFAULT_DATA = "builtin:speech"
 
@@ -183,12 +186,47 @@ def read_audio_file(path: str | os.PathLike, sample_rate: int = DEFAULT_SAMPLE_R
     wave = data.mean(axis=1)
     if not np.isfinite(wave).all():
         raise TokbenchError(f"{path}: audio holds NaN or infinite samples")
+    peak = float(np.abs(data).max())
+    if peak > MAX_FLOAT_PEAK:
+        raise TokbenchError(f"{path}: samples reach {peak:.3g}, far past full scale 1.0 (float audio must lie in "
+                            "[-1, 1]; rescale the file)")
     if rate != sample_rate:
         if not resample_ok:
             raise TokbenchError(f"{path}: sample rate {rate} Hz differs from the model's {sample_rate} Hz "
                                 "(allow resampling, or convert the file)")
         wave = resample(wave, rate, sample_rate)
     return wave.astype(np.float32, copy=False)
+
+
+def truncation_note(path: str | os.PathLike) -> str | None:
+    """Why a WAV file looks cut short (its `data` chunk declares more bytes than the file holds), or None.
+    libsndfile reads such files silently up to where they end; a warning says what was lost."""
+    import struct
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            offset = 12
+            while offset + 8 <= size:
+                fh.seek(offset)
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"data":
+                    held = size - offset - 8
+                    if length != 0xFFFFFFFF and held < length:
+                        return (f"{path}: truncated WAV (its data chunk declares {length:,} bytes, the file holds "
+                                f"{held:,}); only the part present is used")
+                    return None
+                offset += 8 + length + (length & 1)
+    except OSError:
+        return None
+    return None
 
 
 def wav_bytes(wave: np.ndarray, sample_rate: int) -> bytes:
@@ -260,6 +298,9 @@ def _load_files(spec: str, split: str, sample_rate: int, resample_ok: bool, on_e
         clips.waves.append(wave)
         clips.names.append(str(path))
         clips.files.append(path)
+        note = truncation_note(path)
+        if note:
+            clips.warnings.append(note)
     return clips
 
 
@@ -422,6 +463,7 @@ def load_audio(specs: str | list[str], split: str = "all", sample_rate: int = DE
         clips.names += part.names
         clips.files += part.files
         clips.skipped += part.skipped
+        clips.warnings += part.warnings
     if not clips.waves:
         why = f" ({len(clips.skipped)} skipped)" if clips.skipped else ""
         raise TokbenchError(f"audio source {clips.source} has no clips in split {split!r}{why}")

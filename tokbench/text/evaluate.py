@@ -16,6 +16,7 @@ in `tokbench.text.sweep`.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import re
@@ -30,7 +31,7 @@ import numpy as np
 from tokbench.errors import TokbenchError
 from tokbench.metrics import codebook, premiums, rate
 from tokbench.progress import track
-from tokbench.runs import Run
+from tokbench.runs import Run, atomic_write_text
 from tokbench.sources.parallel import ParallelCorpus
 from tokbench.sources.parallel_sentences import SENTENCES_NAME, load_any_parallel, measures
 from tokbench.sources.text import Corpus, batched, builtin_names, evaluation_split
@@ -248,11 +249,12 @@ class TextEvalReport:
 def write_rows_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     """Rows of dicts as one CSV file (columns: every key, in first-seen order)."""
     columns = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    atomic_write_text(path, buf.getvalue())  # temp file + rename; refuses devices, FIFOs and folders
     return path
 
 

@@ -6,9 +6,11 @@ order of magnitude, and `decode_text(encode_text(t)) == t` holds for every strin
 * integer digits are grouped right to left and the leading group is zero-padded: 1234567 -> 001|M 234|K 567|U;
   fractional digits are grouped left to right and the last group is zero-padded, with a pad marker saying how
   many zeros were added: 0.25 -> 000|U 250|F1 PAD1 (so 0.25 and 0.250 stay different);
-* named markers cover the integer levels 10^0..10^15 (units, thousand, million, billion, trillion,
-  quadrillion: numbers below 10^18) and the fractional depths 10^-3..10^-12; further levels use the generic
-  exponent form `triad GEN<exp>GEN` (e.g. `123GEN18GEN`), up to 36 integer digits and 15 fractional digits;
+* named markers cover the integer levels 10^0..10^18 (units, thousand, million, billion, trillion,
+  quadrillion, quintillion: numbers below 10^21) and the fractional depths 10^-3..10^-15 (every supported
+  fractional digit), the range the paper names; further integer levels use the generic exponent form
+  `triad GEN<exp>GEN` (e.g. `123GEN21GEN`), up to 36 integer digits and 15 fractional digits. Transform
+  version 1 (runs made before) named only 10^0..10^15 and 10^-3..10^-12 and still loads as it was;
 * the writing convention (thousands separator, Indian 2-digit grouping, decimal comma) is one style marker
   in front of the number; the default (plain digits, decimal point) has none; scientific notation keeps its
   mantissa as triads, the `e`/`E` becomes a marker and the exponent is a triad number of its own;
@@ -21,10 +23,12 @@ digits or 15 fractional digits). Markers are Private Use Area characters U+E000.
 in that block is escaped with ESC (U+E000) so that it can never be read as a marker.
 
 Two forms share the transform and differ in the tokens added to the BPE vocabulary:
-* **vocab**: each (triad, named marker) pair is one token: 1,000 triads x 10 named levels = 10,000 tokens
-  covering 10^-12 <= |x| < 10^18 (depth 10^-15 and levels above 10^15 take the generic form), plus the single
-  style, pad, scientific, generic and escape markers;
-* **suffix**: the 1,000 bare triads plus one token per marker (about 35 marker tokens).
+* **vocab**: each (triad, named marker) pair is one token: 1,000 triads x 12 named levels = 12,000 tokens
+  covering every digit from 10^-15 to 10^20 (|x| < 10^21; levels 10^21 and above take the generic form, whose
+  triads and `GEN<exp>GEN` markers are BPE-encoded), plus the single style, pad, scientific, generic and escape
+  markers;
+* **suffix**: the 1,000 bare triads plus one token per marker (12 named levels and about 25 other markers):
+  the same named range, each triad then its marker as two tokens.
 `--vocab-size` is the size of the BPE part (specials included); the triad tokens are added on top, as the
 paper adds them to an existing vocabulary.
 """
@@ -47,8 +51,12 @@ DEFAULT_FORM = "vocab"
 
 RESERVED_LO, RESERVED_HI = 0xE000, 0xE03F
 ESC = "\ue000"
-#: named level markers: exponent (a multiple of 3) -> character. Integer levels 0..15, fractional -3..-12.
+#: named level markers: exponent (a multiple of 3) -> character. Integer levels 0..18, fractional -3..-15
+#: (transform version 1 stopped at 15 and -12; the two later levels took free characters after the styles).
 LEVEL_CHARS = {e: chr(0xE001 + i) for i, e in enumerate((0, 3, 6, 9, 12, 15, -3, -6, -9, -12))}
+LEVEL_CHARS.update({18: "\ue01f", -15: "\ue020"})
+V1_LEVELS = (0, 3, 6, 9, 12, 15, -3, -6, -9, -12)
+TRANSFORM_VERSION = 2
 CHAR_LEVELS = {c: e for e, c in LEVEL_CHARS.items()}
 GEN = "\ue00b"
 PAD_CHARS = {1: "\ue00c", 2: "\ue00d"}
@@ -164,18 +172,18 @@ def parse_numbers(text: str) -> Iterator[ParsedNumber]:
         yield ParsedNumber(m.start(), m.end(), style, integer, fraction, mark, sign, exp)
 
 
-def _marker(exponent: int) -> str:
-    return LEVEL_CHARS.get(exponent) or f"{GEN}{exponent}{GEN}"
+def _marker(exponent: int, levels: dict[int, str] = LEVEL_CHARS) -> str:
+    return levels.get(exponent) or f"{GEN}{exponent}{GEN}"
 
 
-def _encode_digits(integer: str, fraction: str) -> str:
+def _encode_digits(integer: str, fraction: str, levels: dict[int, str] = LEVEL_CHARS) -> str:
     n_int = -(-len(integer) // 3)
     padded = integer.zfill(3 * n_int)
-    out = [padded[3 * i:3 * i + 3] + _marker(3 * (n_int - 1 - i)) for i in range(n_int)]
+    out = [padded[3 * i:3 * i + 3] + _marker(3 * (n_int - 1 - i), levels) for i in range(n_int)]
     if fraction:
         pad = -len(fraction) % 3
         frac = fraction + "0" * pad
-        out += [frac[3 * i:3 * i + 3] + _marker(-3 * (i + 1)) for i in range(len(frac) // 3)]
+        out += [frac[3 * i:3 * i + 3] + _marker(-3 * (i + 1), levels) for i in range(len(frac) // 3)]
         if pad:
             out.append(PAD_CHARS[pad])
     return "".join(out)
@@ -186,10 +194,18 @@ class TriadTransform:
 
     name = "triad"
 
-    def __init__(self, form: str = DEFAULT_FORM) -> None:
+    def __init__(self, form: str = DEFAULT_FORM, version: int = TRANSFORM_VERSION) -> None:
         if form not in FORMS:
             raise TokbenchError(f"unknown triad form {form!r} (expected vocab or suffix)")
+        if version not in (1, 2):
+            raise TokbenchError(f"triad transform version {version} is newer than this tokbench understands")
         self.form = form
+        self.version = version
+        self.levels = LEVEL_CHARS if version >= 2 else {e: LEVEL_CHARS[e] for e in V1_LEVELS}
+
+    def named_range(self) -> tuple[int, int]:
+        """(lowest, highest) exponent whose digits get a named marker: 10^lo .. 10^(hi+2)."""
+        return min(self.levels), max(self.levels)
 
     # ------------------------------------------------------------------------------------------ transform
     def encode_text(self, text: str) -> str:
@@ -202,8 +218,7 @@ class TriadTransform:
         out.append(_escape(text[pos:]))
         return "".join(out)
 
-    @staticmethod
-    def _encode_number(num: ParsedNumber, raw: str) -> str:
+    def _encode_number(self, num: ParsedNumber, raw: str) -> str:
         if not num.supported:
             return raw  # digits and separators only: nothing to escape, and the decoder never touches them
         # the grouping must be exactly the one the convention regenerates, else keep the text as it is
@@ -212,11 +227,11 @@ class TriadTransform:
         rebuilt += num.sci_mark + num.sci_sign + num.sci_digits
         if rebuilt != raw:
             return raw
-        head = STYLE_CHARS.get(num.style, "") + _encode_digits(num.integer, num.fraction)
+        head = STYLE_CHARS.get(num.style, "") + _encode_digits(num.integer, num.fraction, self.levels)
         if not num.sci_mark:
             return head
         exp_digits = num.sci_digits
-        exp = _encode_digits(exp_digits, "") if (exp_digits == "0" or exp_digits[0] != "0") and \
+        exp = _encode_digits(exp_digits, "", self.levels) if (exp_digits == "0" or exp_digits[0] != "0") and \
             len(exp_digits) <= MAX_INT_DIGITS else exp_digits
         return head + SCI_CHARS[num.sci_mark] + num.sci_sign + exp
 
@@ -229,11 +244,11 @@ class TriadTransform:
         triads = [f"{i:03d}" for i in range(1000)]
         markers = [ESC, GEN, *PAD_CHARS.values(), *SCI_CHARS.values(), *STYLE_CHARS.values()]
         if self.form == "vocab":
-            return [t + LEVEL_CHARS[e] for e in LEVEL_CHARS for t in triads] + markers
-        return triads + list(LEVEL_CHARS.values()) + markers
+            return [t + c for c in self.levels.values() for t in triads] + markers
+        return triads + list(self.levels.values()) + markers
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "form": self.form, "version": 1}
+        return {"name": self.name, "form": self.form, "version": self.version}
 
 
 def _escape(chunk: str) -> str:
@@ -258,12 +273,18 @@ def _decode_match(m: re.Match) -> str:
     return body + (dec + frac if frac else "")
 
 
+def coverage_note(transform: TriadTransform) -> str:
+    """Which magnitudes take the named form and which fall back to the generic `GEN<exp>GEN` one."""
+    lo, hi = transform.named_range()
+    one = "one token per triad+marker" if transform.form == "vocab" else "triad and marker as two tokens"
+    return (f"named markers ({one}) cover digits from 10^{lo} to 10^{hi + 2} (|x| < 10^{hi + 3}); integer "
+            f"levels 10^{hi + 3} and above use the generic form (BPE-encoded exponent), up to {MAX_INT_DIGITS} "
+            f"integer and {MAX_FRAC_DIGITS} fractional digits")
+
+
 def transform_from_config(config: dict[str, Any]) -> TriadTransform:
     """Factory named in `tokenizer.TRANSFORMS`: the manifest's transform section -> the transform."""
-    version = config.get("version", 1)
-    if version != 1:
-        raise TokbenchError(f"triad transform version {version} is newer than this tokbench understands")
-    return TriadTransform(config.get("form", DEFAULT_FORM))
+    return TriadTransform(config.get("form", DEFAULT_FORM), int(config.get("version", 1)))
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -290,12 +311,19 @@ def train_triad(spec, corpus, artifacts: Path, options: dict[str, Any]):
     tok = build_hf_tokenizer(spec)
     encoded = (transform.encode_text(line) for line in corpus.lines())
     tok.train_from_iterator(reserved_segments(encoded, added), hf_trainer(spec))
-    tok.add_tokens([AddedToken(t, normalized=False, special=False) for t in added])
-    tok.save(str(artifacts / "tokenizer.json"))
-    manifest = {"format": "hf", "file": "tokenizer.json", "transform": transform.config()}
+    base_size = tok.get_vocab_size(with_added_tokens=True)  # what the BPE reached, not what was asked
+    n_added = tok.add_tokens([AddedToken(t, normalized=False, special=False) for t in added])
+    from tokbench.runs import write_artifact
+
+    write_artifact(artifacts / "tokenizer.json", tok.save)  # temp + fsync + rename: never a torn file
+    manifest = {"format": "hf", "file": "tokenizer.json", "transform": transform.config(),
+                "transform_required": True,
+                "warning": "tokenizer.json alone does not reproduce this tokenizer: numbers must first go through "
+                           "tokbench's triad transform (tokbench.load_tokenizer applies it)"}
+    shortfall = "" if base_size == spec.vocab_size else f" (requested {spec.vocab_size:,})"
     outcome = VariantOutcome(manifest=manifest, notes=[
-        f"triad form {transform.form}: {len(added):,} triad/marker tokens added on top of the "
-        f"{spec.vocab_size:,}-token BPE"])
+        f"triad form {transform.form}: {n_added:,} triad/marker tokens added on top of the "
+        f"{base_size:,}-token BPE{shortfall}", coverage_note(transform)], vocab_added=n_added)
     numbers_spec = str(options.get("numbers", "builtin:numbers"))
     outcome.extra_metrics.update(_report(spec, corpus, artifacts, transform, numbers_spec,
                                          bool(options.get("compare", True))))
