@@ -71,7 +71,7 @@ def train_bpe_command(
     workers: Annotated[Optional[int], typer.Option("--workers", help="--engine dask: local cluster size "
                        "(default: one per core).")] = None,
     from_counts: Annotated[Optional[Path], typer.Option("--from-counts", help="Learn from the count tables of "
-                           "an --engine run (no corpus read), e.g. at another --vocab-size.")] = None,
+                           "an --engine run (no corpus read; its normalizer and pre-tokenizer), e.g. at another --vocab-size.")] = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
     name: NameOpt = None,
     json_out: JsonOpt = False,
