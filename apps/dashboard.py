@@ -20,6 +20,21 @@ import streamlit as st  # noqa: E402
 
 from tbdash import data  # noqa: E402
 
+
+
+def remember_picks(folder: str, names) -> None:
+    """Keep each runs folder's picks apart: switching the folder stores the picks of the one left and
+    restores those of the one entered (only runs that still exist), so switching back keeps them."""
+    store = st.session_state.setdefault("picks_by_folder", {})
+    last = st.session_state.get("picks_folder")
+    current = list(st.session_state.get("selected_runs") or [])
+    if last is not None and last != folder:
+        store[last] = current
+        current = store.get(folder, [])
+    st.session_state["selected_runs"] = [n for n in current if n in names]
+    st.session_state["picks_folder"] = folder
+
+
 st.set_page_config(page_title="tokbench", page_icon=":material/token:", layout="wide")
 
 default_dir = str(data.default_runs_dir())
@@ -31,8 +46,7 @@ with st.sidebar:
     records = data.load_all(runs_dir)
     good = [r for r in records if not r.error]
     kinds = {r.name: r.kind for r in good}
-    if "selected_runs" in st.session_state:  # drop picks whose folders are gone
-        st.session_state["selected_runs"] = [n for n in st.session_state["selected_runs"] if n in kinds]
+    remember_picks(str(runs_dir), kinds)
     st.multiselect("Compare runs", options=list(kinds), key="selected_runs",
                    format_func=lambda n: f"{n} ({kinds[n]})",
                    help="Runs to compare on every page. With none of a page's kind picked, the page shows all of them.")
@@ -43,6 +57,7 @@ pages = st.navigation([
     st.Page("views/text.py", title="Text", icon=":material/text_fields:"),
     st.Page("views/visual.py", title="Visual", icon=":material/image:"),
     st.Page("views/audio.py", title="Audio", icon=":material/graphic_eq:"),
+    st.Page("views/overview.py", title="Rate–distortion", icon=":material/scatter_plot:", url_path="rate-distortion"),
     st.Page("views/kernels.py", title="Kernels", icon=":material/bolt:"),
 ])
 pages.run()

@@ -14,19 +14,32 @@ import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-from test_dashboard_fixtures import AUDIO_QUANTIZERS, PREMIUMS, VISUAL_BUDGETS, build_all
+from test_dashboard_fixtures import AUDIO_QUANTIZERS, FLEX_TOKENS, PARALLEL, TEXT_VOCABS
 from tokbench import load_tokenizer
 from tokbench.cli import main
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "dashboard.py"
+
+
+def fmt(value: float) -> str:
+    """A number as the dashboard's tables show it (`tbdash.data.fmt`; pivoted columns hold floats)."""
+    import sys
+
+    sys.path.insert(0, str(APP.parent))
+    from tbdash.data import fmt as dashboard_fmt
+
+    return dashboard_fmt(float(value))
 PAGES = ("views/runs.py", "views/text.py", "views/visual.py", "views/audio.py", "views/kernels.py")
 
 
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory) -> tuple[Path, dict]:
-    root = tmp_path_factory.mktemp("dash") / "runs"
-    names = build_all(root, root.parent)
-    return root, names
+def runs(dashboard_runs) -> tuple[Path, dict]:
+    """Real runs: trained, then evaluated by evaluate_text / evaluate_vq / evaluate_audio (conftest.py)."""
+    return dashboard_runs
+
+
+def _report_rows(root: Path, run: str) -> list[dict]:
+    return json.loads((root / run / "report.json").read_text())["rows"]
 
 
 def _app(monkeypatch, runs_dir: Path) -> AppTest:
@@ -104,30 +117,44 @@ def test_runs_page_lists_filters_and_selects(monkeypatch, runs) -> None:
 # ---------------------------------------------------------------------------------------------- text
 def test_text_metrics_and_premiums(monkeypatch, runs) -> None:
     root, _ = runs
+    rows = _report_rows(root, "eval-text")
+    corpus_ds = next(r["dataset"] for r in rows if r["metric"] == "bytes_per_token")
+    names = [f"bpe-{v}" for v in TEXT_VOCABS]
+
+    def value(subject, metric):
+        return next(r["value"] for r in rows if (r["subject"], r["dataset"], r["metric"]) ==
+                    (subject, corpus_ds, metric))
+
     at = _page(_app(monkeypatch, root), "views/text.py")
-    at.selectbox(key="metrics_dataset").select("builtin:english/heldout").run()
+    at.selectbox(key="metrics_dataset").select(corpus_ds).run()
     wide = _table(at, 0)
-    assert sorted(wide.index) == ["bpe-300", "bpe-500"]  # eval-text's metrics.json summary is not a tokenizer
-    assert wide.loc["bpe-500", "bytes_per_token"] == "2.07" and wide.loc["bpe-300", "fertility"] == "3.9"
+    assert sorted(wide.index) == sorted(names)  # eval-text's metrics.json summary is not a tokenizer
+    for name in names:
+        for metric in ("bytes_per_token", "fertility_corpus", "fertility_words_alone", "vocab_utilization",
+                       "round_trip_rate"):
+            assert wide.loc[name, metric] == fmt(value(name, metric)), (name, metric)
     # the bar chart under the table draws exactly the chosen metric per tokenizer
+    at.selectbox(key="metrics_chart_metric").select("bytes_per_token").run()
     spec, frames = _charts(at)[0]
     bars = frames[0].set_index("subject")["value"]
-    assert bars.to_dict() == {"bpe-500": 2.07, "bpe-300": 1.84}
+    assert bars.to_dict() == pytest.approx({n: value(n, "bytes_per_token") for n in names})
 
     premium_spec, premium_frames = _charts(at)[1]
     frame = premium_frames[0]
-    assert set(frame["language"]) == set(PREMIUMS)
+    assert set(frame["language"]) == set(PARALLEL)
     eng = frame[frame["language"] == "eng_Latn"]["value"]
     assert (eng == 1.0).all()
-    got = frame.set_index(["subject", "language"])["value"]
-    assert got[("bpe-500", "rus_Cyrl")] == PREMIUMS["rus_Cyrl"][1]
+    want = {(r["subject"], r["language"]): r["value"] for r in rows if r["metric"] == "token_premium"}
+    got = frame.set_index(["subject", "language"])["value"].to_dict()
+    assert got == pytest.approx(want)
+    script = {r["language"]: r["script"] for r in rows if r["metric"] == "token_premium"}
+    assert script["rus_Cyrl"] == "Cyrl" and script["jpn_Jpan"] == "Jpan"
     order = premium_spec["layer"][0]["encoding"]["x"]["sort"]
-    scripts = [PREMIUMS[lang][0] for lang in order]
-    assert scripts == sorted(scripts)  # grouped by script
+    assert [script[lang] for lang in order] == sorted(script[lang] for lang in order)  # grouped by script
     at.radio(key="premium_sort").set_value("premium").run()
     order = _charts(at)[1][0]["layer"][0]["encoding"]["x"]["sort"]
-    means = [np.mean(PREMIUMS[lang][1:]) for lang in order]
-    assert means == sorted(means) and order[0] == "eng_Latn"
+    means = [np.mean([want[(n, lang)] for n in names]) for lang in order]
+    assert means == sorted(means)
     at.multiselect(key="premium_scripts").select("Cyrl").run()
     assert set(_charts(at)[1][1][0]["language"]) == {"rus_Cyrl"}
 
@@ -157,7 +184,9 @@ def test_text_live_segmentation_side_by_side(monkeypatch, runs) -> None:
         spans = _spans(html_text)
         assert [i for i, _ in spans] == ids  # one span per token, in order, with its id
         assert f"title=\"id {ids[0]} · " in html_text  # ids on hover
-        assert "⟨" in html_text  # the CJK characters need byte fragments in a 300/500-token vocabulary
+        # the CJK characters need byte fragments in a 300/500-token vocabulary: the bytes are in the hover
+        # title as <0xE6>, the pill shows the character a fragment completes (issue 16)
+        assert "&lt;0x" in html_text and "本" in html_text
         pos, cuts = 0, {0}
         for i in ids:
             pos += len(tok.token_bytes(i))
@@ -195,7 +224,7 @@ def test_text_numbers_vocabulary_and_diff(monkeypatch, runs) -> None:
     assert vocab_df["bytes"].iloc[0] == max(len(tok.token_bytes(i)) for i in range(tok.vocab_size))
     at.selectbox(key="vocab_sort").select("merge rank").run()
     vocab_df = next(d.value for d in at.dataframe if "merge_rank" in d.value.columns and "token" in d.value.columns)
-    assert vocab_df["merge_rank"].iloc[0] == 0 and vocab_df["bytes"].iloc[0] == 2  # the first merge joins 2 bytes
+    assert int(vocab_df["merge_rank"].iloc[0]) == 0 and vocab_df["bytes"].iloc[0] == 2  # the first merge joins 2 bytes
     at.text_input(key="vocab_query").input("ing").run()
     vocab_df = next(d.value for d in at.dataframe if "merge_rank" in d.value.columns and "token" in d.value.columns)
     assert len(vocab_df) >= 1 and vocab_df["token"].str.contains("ing").all()
@@ -215,44 +244,58 @@ def test_text_numbers_vocabulary_and_diff(monkeypatch, runs) -> None:
 def test_visual_page(monkeypatch, runs) -> None:
     root, _ = runs
     at = _page(_app(monkeypatch, root), "views/visual.py")
+    info = {n: json.loads((root / n / "artifacts" / "model.json").read_text()) for n in ("vq-grid", "vq-flex")}
+    grid_tokens = info["vq-grid"]["tokens_per_image"]
+    assert info["vq-flex"]["tokens_per_image"] == FLEX_TOKENS
     captions = [c for img in at.get("image") for c in [i.caption for i in img.proto.imgs]]
-    assert "original" in captions and "vq-grid · 64 tokens" in captions and "vq-flex · 32 tokens" in captions
-    assert {f"{k} tokens" for k in VISUAL_BUDGETS} <= set(captions)  # the flexible strip at 1, 2, 4, ...
-    assert any("vq-flex: reconstructions at 1, 2, 4, 8, 16, 32 tokens" in h.value for h in at.subheader)
+    assert "original" in captions and f"vq-grid · {grid_tokens} tokens" in captions
+    assert f"vq-flex · {FLEX_TOKENS} tokens" in captions
+    strip = [k for k in range(1, FLEX_TOKENS + 1) if k & (k - 1) == 0]  # the flexible strip at 1, 2, 4, ...
+    assert {f"{k} tokens" for k in strip} <= set(captions)
+    assert any(f"vq-flex: reconstructions at {', '.join(map(str, strip))} tokens" in h.value for h in at.subheader)
 
-    report = json.loads((root / "vq-flex" / "report.json").read_text())
-    psnr = {r["budget"]: r["value"] for r in report["rows"] if r["metric"] == "psnr_db" and "budget" in r}
+    rows = _report_rows(root, "vq-flex")
+    psnr = {r["budget"]: r["value"] for r in rows if r["metric"] == "psnr_db" and r.get("budget") is not None}
+    assert sorted(psnr) == list(range(1, FLEX_TOKENS + 1))
     charts = _charts(at)
     rd = next(f[0] for s, f in charts if _enc(s)["x"]["field"] == "bits_per_image")
     flex = rd[rd["tokenizer"] == "vq-flex"].set_index("budget")
     assert flex["value"].to_dict() == pytest.approx(psnr)
-    assert flex.loc[8, "bits_per_image"] == 8 * 12.0
+    bits = {r["budget"]: r["value"] for r in rows if r["metric"] == "bits_per_image"}
+    assert flex["bits_per_image"].to_dict() == pytest.approx(bits)
+    assert bits[4] == pytest.approx(4 * info["vq-flex"]["bits_per_token"])
     assert any("rfid unavailable" in w.value for w in at.warning)
-    baseline = next(r["value"] for r in report["rows"] if r["subject"] == "baseline:mean-image")
+    baseline = next(r["value"] for r in rows if r["subject"] == "baseline:mean-image" and r["metric"] == "psnr_db")
     assert any(f"baseline:mean-image = {baseline:.4g}" in c.value for c in at.caption)
     curves = [f[0] for s, f in charts if _enc(s)["x"]["field"] == "step" and _enc(s)["y"]["field"] == "value"]
     log = [json.loads(line) for line in (root / "vq-grid" / "log.jsonl").read_text().splitlines()]
     assert any(set(c["run"]) == {"vq-grid", "vq-flex"} and
-               c[c["run"] == "vq-grid"]["value"].tolist() == [r["loss"] for r in log] for c in curves)
+               c[c["run"] == "vq-grid"]["value"].tolist() == pytest.approx([r["loss"] for r in log]) for c in curves)
     usage = [f[0] for s, f in charts if _enc(s)["x"]["field"] == "code rank"]
     with np.load(root / "vq-flex" / "artifacts" / "eval" / "reconstructions.npz") as npz:
-        counts = np.bincount(npz["codes"])
-    assert usage and usage[0]["count"].sum() == counts.sum() and usage[0]["count"].iloc[0] == counts.max()
+        counts = np.bincount(npz["codes"].ravel())
+    assert any(u["count"].sum() == counts.sum() and u["count"].iloc[0] == counts.max() for u in usage)
 
 
 # ---------------------------------------------------------------------------------------------- audio
 def test_audio_page(monkeypatch, runs) -> None:
     root, _ = runs
     at = _page(_app(monkeypatch, root), "views/audio.py")
-    report = json.loads((root / "codec-rvq" / "report.json").read_text())
-    want = {r["budget"]: r["value"] for r in report["rows"] if r["metric"] == "si_snr_db"}
-    kbps = {r["budget"]: r["value"] for r in report["rows"] if r["metric"] == "kbps"}
+    rows = _report_rows(root, "codec-rvq")
+    want = {r["budget"]: r["value"] for r in rows if r["metric"] == "si_snr_db"}
+    kbps = {r["budget"]: r["value"] for r in rows if r["metric"] == "kbps"}
+    assert sorted(want) == list(AUDIO_QUANTIZERS)
     charts = {_enc(s)["y"]["title"]: f[0] for s, f in _charts(at) if _enc(s)["x"]["field"] == "kbps"}
-    assert set(charts) == {"si_snr_db", "mel_distance"}
+    assert set(charts) == {"si_snr_db", "mel_distance"}  # the default measures
     got = charts["si_snr_db"].set_index("budget")
-    assert got["value"].to_dict() == pytest.approx(want) and got["kbps"].to_dict() == kbps
+    assert got["value"].to_dict() == pytest.approx(want) and got["kbps"].to_dict() == pytest.approx(kbps)
+    table = _table(at, 0)
+    for q in AUDIO_QUANTIZERS:  # every measure eval-audio wrote, STOI and PESQ included, in the table
+        for metric in ("si_snr_db", "sdr_db", "stoi", "pesq_wb"):
+            value = next(r["value"] for r in rows if r["metric"] == metric and r.get("budget") == q)
+            assert table.loc[("codec-rvq", q), metric] == fmt(value), (q, metric)
     assert len(at.get("audio")) == 1 + len(AUDIO_QUANTIZERS)
-    spectro = [i.caption for img in at.get("image") for i in img.proto.imgs]
+    spectro = [s["title"]["text"] for s, _ in _charts(at) if "spectrogram" in str(s.get("title", ""))]
     assert "original: spectrogram (0–8000 Hz, dB)" in spectro and len(spectro) == 1 + len(AUDIO_QUANTIZERS)
 
 

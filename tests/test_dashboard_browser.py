@@ -112,6 +112,8 @@ def test_dashboard_in_chromium(server, tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
             page.goto(url, wait_until="domcontentloaded")
             _settle(page)
+            page.get_by_text(names["text"][0], exact=True).first.wait_for(timeout=30_000)  # the table is drawn
+            _settle(page)
             _shot(page, tmp_path, "runs")
             text = page.inner_text("body")
             for name in names["text"] + names["visual"] + names["audio"] + names["bench"]:

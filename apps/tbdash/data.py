@@ -23,7 +23,9 @@ VISUAL_KINDS = ("visual-vq", "visual-eval")
 AUDIO_KINDS = ("audio-codec", "audio-eval")
 BENCH_KINDS = ("bench",)
 ROW_COLUMNS = ["run", "run_kind", "source", "subject", "dataset", "metric", "value", "budget", "language", "script",
-               "unit", "note"]
+               "unit", "note", "command", "split", "lines", "bytes"]
+#: a text row's provenance (issue 12): which command scored which split, on how many lines and bytes
+PROVENANCE = ("command", "split", "lines", "bytes")
 
 
 def default_runs_dir() -> Path:
@@ -32,6 +34,79 @@ def default_runs_dir() -> Path:
     if argv and Path(argv[0]).name == "dashboard.py" and len(argv) > 1 and argv[1].strip():
         return Path(argv[1]).expanduser()
     return Path(os.environ.get(ENV_RUNS_DIR) or "runs").expanduser()
+
+
+def run_file(record: RunRecord, *parts: str) -> Path | None:
+    """`record.path / parts...` when it is a regular file reached without any symlink (the run folder, each
+    folder on the way and the file itself), else None: the dashboard reads nothing outside the runs folder."""
+    path = record.path
+    if path.is_symlink():
+        return None
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            return None
+    return path if path.is_file() else None
+
+
+def run_files(record: RunRecord, *folder: str) -> list[Path]:
+    """The regular, non-symlinked files of a folder inside a run (see `run_file`), by name."""
+    base = record.path
+    for part in (None, *folder):
+        if part is not None:
+            base = base / part
+        if base.is_symlink():
+            return []
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.iterdir() if not p.is_symlink() and p.is_file())
+
+
+def safe_spec(runs_dir: Path, spec: str) -> str | None:
+    """A tokenizer spec that a run.json names (`hf:PATH`, `spm:PATH`, `tiktoken:PATH#..`, or a run folder),
+    rewritten with an absolute path, when that path lies under the runs folder and is reached without symlinks;
+    else None. Specs the user types in the page are theirs to choose; specs read from run files must pass
+    this before the dashboard opens them. A relative path is tried from the working folder and from the runs
+    folder's parent (where `tokbench` commands usually run)."""
+    prefix, _, rest = spec.partition(":")
+    typed = prefix in ("hf", "spm", "tiktoken")
+    raw = rest if typed else spec
+    raw, hash_, pattern = raw.partition("#")
+    if not raw:
+        return None
+    try:
+        root = Path(os.path.normpath(runs_dir.absolute()))
+        real_root = runs_dir.resolve(strict=True)
+    except OSError:
+        return None
+    path = Path(raw).expanduser()
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path, root.parent / path]
+    for candidate in candidates:
+        candidate = Path(os.path.normpath(candidate))
+        for base in (root, real_root):
+            try:
+                rel = candidate.relative_to(base)
+            except ValueError:
+                continue
+            if _real_path_under(real_root, rel):
+                found = str(real_root / rel)
+                return f"{prefix}:{found}{hash_}{pattern}" if typed else found
+    return None
+
+
+def _real_path_under(root: Path, rel: Path) -> bool:
+    probe = root
+    for part in rel.parts:
+        if part in ("..", "."):
+            return False
+        probe = probe / part
+        if probe.is_symlink():
+            return False
+    if probe.is_dir():  # a run folder: its artifacts must be real files too
+        artifacts = probe / "artifacts"
+        return artifacts.is_dir() and not artifacts.is_symlink() and \
+            all(not p.is_symlink() for p in artifacts.iterdir())
+    return probe.is_file()
 
 
 def folder_signature(runs_dir: Path) -> tuple:
@@ -127,21 +202,44 @@ def key_metrics(record: RunRecord, limit: int = 3) -> str:
     return "; ".join(parts)
 
 
-def fmt(value: Any) -> str:
-    """A number the way a table shows it: 4 significant digits, thousands grouped."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
+EMPTY = "—"  #: the one marker every table shows for a missing value (never "nan" or "None")
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """A number the way every table shows it: integers (and integral floats) as grouped integers, other
+    numbers with `digits` significant digits (scientific notation past 10^7 or under 10^-3), a missing
+    value (None, NaN, NA) as EMPTY."""
+    import math
+    import numbers
+
+    if value is None or value is pd.NA or value is pd.NaT:
+        return EMPTY
+    if isinstance(value, (bool, np_bool())):
         return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if value != value:
-            return "nan"
-        if abs(value) >= 1000:
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if math.isnan(value):
+            return EMPTY
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        size = abs(value)
+        if size >= 1e7 or (0 < size < 1e-3):
+            return f"{value:.{digits - 1}e}"
+        if value.is_integer():
+            return f"{int(value):,}"
+        if size >= 1000:
             return f"{value:,.0f}"
-        return f"{value:.4g}"
-    return str(value)
+        return f"{value:.{digits}g}"
+    text = str(value)
+    return EMPTY if text in ("", "nan", "None", "NaN", "<NA>") else text
+
+
+def np_bool() -> type:
+    import numpy as np
+
+    return np.bool_
 
 
 def runs_table(records: Iterable[RunRecord]) -> pd.DataFrame:
@@ -180,8 +278,11 @@ def metric_rows(records: Iterable[RunRecord]) -> pd.DataFrame:
             for metric, value in values.items():
                 if isinstance(value, (dict, list, str)):
                     continue
+                prov = (r.info.get("evaluations") or {}).get(dataset) if isinstance(r.info.get("evaluations"), dict) \
+                    else None
+                prov = {k: prov.get(k) for k in PROVENANCE} if isinstance(prov, dict) else {}
                 rows.append({"run": r.name, "run_kind": r.kind, "source": "metrics", "subject": r.name,
-                             "dataset": dataset, "metric": metric, "value": value})
+                             "dataset": dataset, "metric": metric, "value": value, **prov})
     frame = pd.DataFrame(rows, columns=ROW_COLUMNS)
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
     return frame

@@ -51,12 +51,22 @@ def upscale_for(height: int, target: int = 96) -> int:
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
-    """Mono float samples in [-1, 1] and the sample rate of a 16-bit PCM WAV file (channels are averaged)."""
-    with wave.open(str(path), "rb") as fh:
-        if fh.getsampwidth() != 2:
-            raise ValueError(f"{path}: expected 16-bit PCM, got {8 * fh.getsampwidth()}-bit")
-        rate, channels = fh.getframerate(), fh.getnchannels()
-        data = np.frombuffer(fh.readframes(fh.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+    """Mono float samples in [-1, 1] and the sample rate of a 16-bit PCM WAV file (channels are averaged).
+    Anything that is not such a file (a symlink, text, a torn header) raises ValueError."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        raise ValueError(f"{path.name}: not a regular file")
+    try:
+        with wave.open(str(path), "rb") as fh:
+            if fh.getsampwidth() != 2:
+                raise ValueError(f"{path}: expected 16-bit PCM, got {8 * fh.getsampwidth()}-bit")
+            rate, channels = fh.getframerate(), fh.getnchannels()
+            data = np.frombuffer(fh.readframes(fh.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+    except (wave.Error, EOFError) as exc:
+        raise ValueError(f"{path.name}: not a readable WAV file ({exc})") from None
+    if rate <= 0 or channels <= 0:
+        raise ValueError(f"{path.name}: WAV header has rate {rate} and {channels} channels")
+    data = data[:len(data) - len(data) % channels]
     if channels > 1:
         data = data.reshape(-1, channels).mean(axis=1)
     return data, rate
@@ -84,3 +94,22 @@ def spectrogram_image(samples: np.ndarray, floor_db: float = -80.0, height: int 
     frac = (pos - lo)[..., None]
     rgb = _VIRIDIS[lo] * (1 - frac) + _VIRIDIS[lo + 1] * frac
     return rgb.astype(np.uint8)
+
+
+def spectrogram_frame(samples: np.ndarray, rate: int, freq_bins: int = 48, time_bins: int = 80,
+                      floor_db: float = -80.0):
+    """The spectrogram as a tidy frame of rectangles for a labelled chart: time (s) and frequency (kHz)
+    edges and the level in dB (floored at `floor_db`), averaged down to at most freq_bins x time_bins cells."""
+    import pandas as pd
+
+    hop, n_fft = 128, 512
+    db = np.maximum(spectrogram_db(samples, n_fft=n_fft, hop=hop), floor_db)
+    f_edges = np.linspace(0, db.shape[0], min(freq_bins, db.shape[0]) + 1).astype(int)
+    t_edges = np.linspace(0, db.shape[1], min(time_bins, db.shape[1]) + 1).astype(int)
+    rows = []
+    for fa, fb in zip(f_edges[:-1], f_edges[1:]):
+        for ta, tb in zip(t_edges[:-1], t_edges[1:]):
+            if fb > fa and tb > ta:
+                rows.append((ta * hop / rate, tb * hop / rate, fa * rate / n_fft / 1000, fb * rate / n_fft / 1000,
+                             float(db[fa:fb, ta:tb].mean())))
+    return pd.DataFrame(rows, columns=["t0", "t1", "f0", "f1", "db"])

@@ -6,10 +6,17 @@ import re
 
 import streamlit as st
 
-from tbdash import charts, curves, data, media
+from tbdash import charts, curves, data, media, tables
 
 ORIGINAL = re.compile(r"^original_(\d+)\.wav$")
 RECON = re.compile(r"^recon_q(\d+)_(\d+)\.wav$")
+
+
+
+def clip_label(run: str, index: int, dataset: str) -> str:
+    """A clip as a person names it: which run, which clip of which evaluation set."""
+    return f"{run} · clip {index + 1}" + (f" of {dataset}" if dataset else "")
+
 
 runs_dir, records = data.context()
 st.title("Audio tokenizers")
@@ -54,41 +61,50 @@ with tab_rd:
                 if c in wide.columns] + sorted(c for c in wide.columns if c not in keys and c not in
                                                ("kbps", "tokens_per_second", "si_snr_db", "sdr_db", "mel_distance",
                                                 "mrstft_distance"))
-        st.table(wide.set_index(["codec", "budget"])[show].map(data.fmt))
-        for run, m, reason in data.unavailable(runs):
-            st.warning(f"{run}: {m} unavailable — {reason}")
+        tables.show(wide.set_index(["codec", "budget"])[show], "audio_rd_table", name="audio-by-quantizers")
+    unavailable: dict[tuple[str, str], list[str]] = {}
+    for run, m, reason in data.unavailable(runs):  # one note per metric and reason, naming its runs
+        unavailable.setdefault((m, reason), []).append(run)
+    if unavailable:
+        st.caption("Not reported (never estimated): " + "; ".join(
+            f"**{m}** ({', '.join(names)}): {reason}" for (m, reason), names in unavailable.items()))
 
 with tab_listen:
-    found = False
+    clips: dict[str, tuple] = {}  # label -> (run, clip index, original path, {n_q: recon path})
     for r in runs:
-        folder = r.artifacts / "eval"
-        if not folder.is_dir():
-            continue
-        originals = {int(m.group(1)): p for p in folder.iterdir() if (m := ORIGINAL.match(p.name))}
+        files = data.run_files(r, "artifacts", "eval")  # regular files only, never through a symlink
+        originals = {int(m.group(1)): p for p in files if (m := ORIGINAL.match(p.name))}
         recons: dict[int, dict[int, object]] = {}
-        for p in folder.iterdir():
+        for p in files:
             if m := RECON.match(p.name):
                 recons.setdefault(int(m.group(2)), {})[int(m.group(1))] = p
-        if not originals:
-            continue
-        found = True
-        st.subheader(r.name)
-        sample = st.selectbox("Clip", sorted(originals), key=f"clip_{r.name}")
-        items = [("original", originals[sample])] + [(f"{q} quantizer{'s' if q != 1 else ''}", p)
-                                                      for q, p in sorted(recons.get(sample, {}).items())]
-        for label, path in items:
-            left, right = st.columns([1, 2])
-            try:
-                samples, rate = media.read_wav(path)
-            except (OSError, ValueError, EOFError) as exc:
-                left.warning(f"{path.name}: {exc}")
-                continue
-            left.markdown(f"**{label}** · {len(samples) / rate:.2f} s at {rate} Hz")
-            left.audio(path.read_bytes(), format="audio/wav")
-            right.image(media.spectrogram_image(samples), caption=f"{label}: spectrogram (0–{rate // 2} Hz, dB)",
-                        width="stretch")
-    if not found:
+        dataset = next(iter((r.report or {}).get("sections") or {}), "") if isinstance(r.report, dict) else ""
+        for k, path in sorted(originals.items()):
+            clips[clip_label(r.name, k, dataset)] = (r, k, path, recons.get(k, {}))
+    if not clips:
         st.info("No audio to play yet: `tokbench eval-audio runs/<RUN>` writes artifacts/eval/*.wav.")
+    else:
+        label = st.selectbox("Clip", list(clips), key="audio_clip")
+        record, k, original, recon = clips[label]
+        items = [("original", original)] + [(f"{q} quantizer{'s' if q != 1 else ''}", p)
+                                             for q, p in sorted(recon.items())]
+        st.caption("Each reconstruction decodes the first n quantizer levels of the same codes. Spectrograms: "
+                   "time (s) across, frequency (kHz) up, level in dB below the loudest bin.")
+        per_row = 3
+        for start in range(0, len(items), per_row):
+            cols = st.columns(per_row)
+            for col, (name, path) in zip(cols, items[start:start + per_row]):
+                with col:
+                    try:
+                        samples, rate = media.read_wav(path)
+                        audio = path.read_bytes()
+                    except (OSError, ValueError, EOFError) as exc:
+                        st.warning(f"{path.name}: {exc}")
+                        continue
+                    st.markdown(f"**{name}** · {len(samples) / rate:.2f} s at {rate:,} Hz")
+                    st.audio(audio, format="audio/wav")
+                    st.altair_chart(charts.spectrogram(media.spectrogram_frame(samples, rate), f"{name}: "
+                                                       f"spectrogram (0–{rate // 2} Hz, dB)"), width="stretch")
 
 with tab_train:
     curves.training_curves(runs, ("loss", "recon_loss", "usage"), key="audio_curves")

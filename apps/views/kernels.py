@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tbdash import charts, data
+from tbdash import charts, data, tables
 
 runs_dir, records = data.context()
 st.title("Lookup kernels")
@@ -38,9 +38,10 @@ for metric, title in (("seconds", "Time per lookup (s)"), ("speedup_vs_cdist", "
     if sub.empty:
         continue
     st.subheader(title)
-    st.table(sub.pivot_table(index="dataset", columns="method", values="value", aggfunc="first").map(data.fmt))
+    tables.show(sub.pivot_table(index="dataset", columns="method", values="value", aggfunc="first"), f"kernels_{metric}",
+                name=metric)
 other = rows[~rows["metric"].isin(["seconds", "speedup_vs_cdist", "peak_extra_mb"])]
 if not other.empty:
     with st.expander("Other measurements"):
-        st.dataframe(other.pivot_table(index=["dataset", "metric"], columns="method", values="value", aggfunc="first"),
-                     width="stretch")
+        tables.show(other.pivot_table(index=["dataset", "metric"], columns="method", values="value", aggfunc="first"),
+                    "kernels_other", name="other-measurements")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from tbdash import charts, curves, data, media
+from tbdash import charts, curves, data, media, tables
 from tokbench.metrics import codebook
 
 RATE_METRICS = ("bits_per_image", "bits_per_pixel", "tokens_per_image", "bits_per_token")
@@ -28,8 +28,8 @@ tab_rec, tab_rd, tab_cb, tab_train = st.tabs(["Reconstructions", "Rate–distort
 
 
 def _recon(record) -> dict | None:
-    path = record.artifacts / "eval" / "reconstructions.npz"
-    if not path.is_file():
+    path = data.run_file(record, "artifacts", "eval", "reconstructions.npz")
+    if path is None:
         return None
     try:
         return data.read_npz(str(path), data.mtime(path))
@@ -42,9 +42,9 @@ def _model_info(record) -> dict:
     from tokbench.errors import TokbenchError
     from tokbench.runs import read_json
 
-    path = record.artifacts / "model.json"
+    path = data.run_file(record, "artifacts", "model.json")
     try:
-        return read_json(path) if path.is_file() else {}
+        return read_json(path) if path is not None else {}
     except TokbenchError:
         return {}
 
@@ -89,6 +89,8 @@ with tab_rec:
 with tab_rd:
     all_rows = data.metric_rows(runs)
     rows = all_rows[all_rows["budget"].notna()] if not all_rows.empty else all_rows
+    evaluated = set(rows["run"]) if not rows.empty else set()
+    never = [r.name for r in runs if r.kind == "visual-vq" and r.name not in evaluated]
     if rows.empty:
         st.info("No per-budget evaluation rows yet: run `tokbench eval-vq runs/<RUN>`.")
     else:
@@ -112,17 +114,25 @@ with tab_rd:
         if frame.empty:
             st.info(f"No {metric} values with a known rate.")
         else:
-            chart = charts.lines(frame, "bits_per_image", "value", "tokenizer", "bits per image", metric, log_x=True)
             refs = all_rows[(all_rows["metric"] == metric) & all_rows["budget"].isna()
                             & all_rows["run_kind"].isin(data.VISUAL_KINDS) & (all_rows["source"] == "report")]
             refs = refs.drop_duplicates(["subject", "dataset"])[["subject", "value"]].dropna()
+            chart = charts.lines(frame, "bits_per_image", "value", "tokenizer", "bits per image (log)", metric,
+                                 log_x=True, log_y=False, extra_y=refs["value"].tolist())
             if not refs.empty:  # reference rows without a budget (e.g. the mean-image baseline) as dashed lines
                 chart = chart + charts.rules(refs, "value", "subject")
                 st.caption("Dashed: " + "; ".join(f"{s} = {data.fmt(v)}" for s, v in refs.itertuples(index=False)))
             st.altair_chart(chart, width="stretch")
-            st.table(frame.pivot_table(index="budget", columns="tokenizer", values="value").map(data.fmt))
-        for run, m, reason in data.unavailable(runs):
-            st.warning(f"{run}: {m} unavailable — {reason}")
+            long = frame[["tokenizer", "budget", "bits_per_image", "value"]].rename(columns={"value": metric})
+            tables.show(long.set_index(["tokenizer", "budget"]), "rd_table", name=f"rate-distortion-{metric}")
+    if never:
+        st.info("Not evaluated yet (no rate–distortion points): "
+                + ", ".join(f"`{n}` (`tokbench eval-vq runs/{n}`)" for n in never))
+    unavailable: dict[tuple[str, str], list[str]] = {}
+    for run, m, reason in data.unavailable(runs):  # one warning per metric and reason, naming its runs
+        unavailable.setdefault((m, reason), []).append(run)
+    for (m, reason), names in unavailable.items():
+        st.warning(f"{m} unavailable for {', '.join(names)} — {reason}")
 
 # ---------------------------------------------------------------------------------------------- codebook
 with tab_cb:
@@ -130,8 +140,11 @@ with tab_cb:
     cb = rows[rows["metric"].str.contains("|".join(CODEBOOK_WORDS), na=False)] if not rows.empty else rows
     if not cb.empty:
         st.subheader("Codebook statistics")
+        cb = cb.copy()
+        cb["budget"] = pd.array([None if b != b or b is None else int(b) for b in cb["budget"]], dtype="Int64")
         index = ["run", "budget"] if cb["budget"].notna().any() else ["run"]
-        st.table(cb.pivot_table(index=index, columns="metric", values="value", aggfunc="first").map(data.fmt))
+        wide = cb.pivot_table(index=index, columns="metric", values="value", aggfunc="first")
+        tables.show(wide, "codebook_table", name="codebook-statistics")
     shown = False
     for r in runs:
         arrays = _recon(r) or {}
@@ -144,18 +157,18 @@ with tab_cb:
             size = round(2 ** bits) if bits and bits < 31 else 0  # the codebook size, when model.json says it
             counts = codebook.counts_from_ids(ids, max(size, int(ids.max()) + 1))
             ranked = np.sort(counts)[::-1]
-            frame = pd.DataFrame({"code rank": np.arange(1, len(ranked) + 1), "count": ranked})
+            frame = pd.DataFrame({"code rank": np.arange(1, len(ranked) + 1), "count": ranked.astype(np.int64)})
             used = len(counts) - codebook.dead_codes(counts)
-            st.markdown(f"**{r.name}** · `{key}`: {used} of {len(counts)} codes used")
+            st.markdown(f"**{r.name}** · `{key}`: {used:,} of {len(counts):,} codes used")
             st.altair_chart(charts.histogram(frame, "code rank", "count", "codes, most used first"),
                             width="stretch")
             shown = True
     logs = {r.name: data.read_log(r) for r in runs}
     usage = [(n, f) for n, f in logs.items() if "usage" in f.columns and "step" in f.columns]
     if usage:
-        long = pd.concat([f[["step", "usage"]].assign(run=n) for n, f in usage])
+        long = pd.concat([f[["step", "usage"]].assign(run=n) for n, f in usage]).dropna()
         st.subheader("Codebook usage during training")
-        st.altair_chart(charts.lines(long, "step", "usage", "run", "step", "fraction of codes used"),
+        st.altair_chart(charts.lines(long, "step", "usage", "run", "step", "fraction of codes used", log_y=False),
                         width="stretch")
         shown = True
     if cb.empty and not shown:
