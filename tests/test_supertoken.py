@@ -32,7 +32,9 @@ def reference_merges(words, counts, token_bytes, vocab_size, min_frequency=2, ma
             if c < min_frequency:
                 break
             merged = token_bytes[pair[0]] + token_bytes[pair[1]]
-            if max_words is not None and len(merged.split()) > max_words:
+            if b": " in merged:  # the released trainer's colon rule
+                continue
+            if max_words is not None and len([p for p in merged.split(b" ") if p]) > max_words:
                 continue
             best = pair
             break
@@ -128,6 +130,32 @@ def test_reference_agreement_under_word_caps(trained, max_words):
         assert not any(sup.spans_space(t) for t in tokens)
 
 
+@pytest.mark.parametrize("tracked, factor", [(8, 1), (64, 2)])
+def test_partial_pair_tracking_is_exact(trained, monkeypatch, tracked, factor):
+    """Stage 2 tracks only pairs counted >= theta and recounts when the best falls below it: with a tiny
+    tracked set (many recounts, reused ids) it must still learn exactly the reference's merges."""
+    monkeypatch.setattr(sup, "MIN_TRACKED_PAIRS", tracked)
+    monkeypatch.setattr(sup, "TRACK_FACTOR", factor)
+    words = [list(w) for w in trained["initial"]][:1500]
+    counts = trained["state"].counts[:1500]
+    fast = sup.learn_merges([list(w) for w in words], counts, list(trained["initial_bytes"]), 650)
+    assert len(fast) >= 100
+    assert fast == reference_merges(words, counts, trained["initial_bytes"], 650, max_words=4)
+
+
+def test_truncated_bpe_equals_training_to_that_size(tmp_path, small_text):
+    """The benchmark reuses one plain training as plain BPE and stage 1 at every smaller size."""
+    path = tmp_path / "t.txt"
+    path.write_text(small_text, encoding="utf-8")
+    corpus = Corpus(str(path))
+    big, small = build_hf_tokenizer(BPESpec()), build_hf_tokenizer(BPESpec())
+    train_hf(big, hf_trainer(BPESpec(), vocab_size=900), corpus)
+    train_hf(small, hf_trainer(BPESpec(), vocab_size=650), corpus)
+    cut = json.loads(sup.truncate_bpe(big.to_str(), 650))
+    ref = json.loads(small.to_str())
+    assert cut["model"]["vocab"] == ref["model"]["vocab"] and cut["model"]["merges"] == ref["model"]["merges"]
+
+
 def test_textbook_tie_break_and_overlap():
     # "aaab" x5 and "ab" x5: (a,a)=10 and (a,b)=10 tie -> smaller ids (a,a) first; "aaa" merges to "aa","a".
     token_bytes = [b"a", b"b"]
@@ -139,8 +167,8 @@ def test_textbook_tie_break_and_overlap():
 
 # ---------------------------------------------------------------------------------------------- HF equality
 def test_hf_file_encodes_as_stage1_then_stage2(trained, heldout_lines):
-    """Plain HF `tokenizers` on our tokenizer.json == stage 1 per stage-1 pre-token, then the stage-2 merges in
-    learning order, chunk by chunk, on held-out text."""
+    """Plain HF `tokenizers` on our tokenizer.json == stage 1's merges by rank over each whole stage-2 chunk, then
+    the stage-2 merges in learning order, chunk by chunk, on held-out text."""
     from tokenizers import Tokenizer
 
     hf = Tokenizer.from_file(str(trained["path"]))
@@ -150,9 +178,8 @@ def test_hf_file_encodes_as_stage1_then_stage2(trained, heldout_lines):
     checked = 0
     for line in heldout_lines:
         expected = []
-        for piece, (start, end) in pre.pre_tokenize_str(line):
-            chunk = line[start:end]
-            expected += apply_in_order(stage1.encode(chunk, add_special_tokens=False).ids, merges)
+        for piece, _ in pre.pre_tokenize_str(line):
+            expected += apply_in_order([t.id for t in stage1.model.tokenize(piece)], merges)
         got = hf.encode(line, add_special_tokens=False).ids
         assert got == expected, line
         assert hf.decode(got) == line
@@ -160,21 +187,62 @@ def test_hf_file_encodes_as_stage1_then_stage2(trained, heldout_lines):
     assert checked > 5000
 
 
-def test_no_stage1_merge_spans_a_stage1_boundary(trained, heldout_lines):
-    assert sup.boundary_mismatch_share(trained["spec"], trained["stage1"], heldout_lines) == 0.0
+def test_strict_chunks_never_let_a_stage1_merge_span_a_stage1_boundary(trained, heldout_lines):
+    assert sup.boundary_mismatch_share(trained["spec"], trained["stage1"], heldout_lines, "strict") == 0.0
+    share = sup.boundary_mismatch_share(trained["spec"], trained["stage1"], heldout_lines, "published")
+    assert 0.0 <= share < 0.05  # published chunks may (rarely) differ; training and inference still agree
 
 
-def test_saved_pipeline_chunks_like_training(trained):
+def test_saved_pipeline_chunks_like_the_released_stage2(trained):
+    """Default = the released code's stage-2 regex (scripts/extend_tokenizer.sh), byte for byte."""
     config = json.loads(trained["path"].read_text(encoding="utf-8"))
     patterns = [p["pattern"]["Regex"] for p in config["pre_tokenizer"]["pretokenizers"] if p["type"] == "Split"]
-    assert patterns == [sup.STAGE2_PATTERNS["gpt4"]]
+    released = r"\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)"
+    assert patterns == [released] and sup.stage2_pattern(trained["spec"]) == released
     pre = sup.stage2_pipeline(trained["spec"]).pre_tokenizer
-    text = "Hello, the cat's hat  is 12345 red.\n\nNext (see it) don't"
+    text = "Hello, the cat's hat  is 12345 red.\n\nNext (see it) don't -- ok"
     pieces = [p for p, _ in pre.pre_tokenize_str(text)]
-    # words joined by single spaces (contractions too); punctuation runs, digit groups of three, double spaces
-    # and newlines stay apart, exactly where stage 1 (gpt4) cuts them
-    assert pieces == ["Hello", ",", "ĠtheĠcat'sĠhat", "Ġ", "Ġis", "Ġ", "123", "45", "Ġred", ".ĊĊ", "Next", "Ġ(",
-                      "seeĠit", ")", "Ġdon't"]
+    # only digit groups of 1-3, runs of 2+ punctuation and space runs before whitespace are cut out
+    assert pieces == ["Hello,ĠtheĠcat'sĠhat", "Ġ", "ĠisĠ", "123", "45", "Ġred.ĊĊNextĠ(seeĠit)Ġdon't", "Ġ--",
+                      "Ġok"]
+    strict = sup.stage2_pipeline(trained["spec"], "strict").pre_tokenizer
+    assert [p for p, _ in strict.pre_tokenize_str("Hello, the cat's hat")] == ["Hello", ",", "ĠtheĠcat'sĠhat"]
+
+
+def test_released_merge_rules():
+    """The released trainer skips any token holding ':' + space, and tokens of more than 4 space-separated
+    words; the transition point defaults to the paper's best t = 0.9 V."""
+    assert not sup.merge_allowed(b"Note: the", 4, None) and not sup.merge_allowed(b": ", 4, None)
+    assert sup.merge_allowed(b"Note:the", 4, None) and sup.merge_allowed(b" of the", 4, None)
+    assert sup.word_count(b" a b c d") == 4 and sup.merge_allowed(b" a b c d", 4, None)
+    assert sup.word_count(b" a b c d e") == 5 and not sup.merge_allowed(b" a b c d e", 4, None)
+    assert sup.word_count(b"a\nb c") == 2  # newlines do not separate words, as upstream splits on spaces only
+    assert sup.DEFAULT_TRANSITION_RATIO == 0.9 and sup.DEFAULT_MAX_WORDS == 4 and sup.DEFAULT_STAGE2 == "published"
+    spec = BPESpec(vocab_size=32000, variant="supertoken")
+    assert sup.check_options(spec, {})["transition"] == 28800
+    assert sup.check_options(spec, {"stage2": "strict"})["stage2"] == "strict"
+    words = [[0, 1, 2, 3]] * 10  # "a", ":", " ", "b": merges learned on "a: b" text never hold ": "
+    table = [b"a", b":", b" ", b"b"]
+    merges = sup.learn_merges([list(w) for w in words], [1] * 10, table, 10, max_words=4)
+    assert merges and all(b": " not in table[new] for _, _, new in merges)
+
+
+def test_published_interval_distribution():
+    """Random-interval chunk lengths follow SuperTokenizer's train.yaml bins: bell-shaped, peak at 12-13,
+    between 4 and 23; tokens up to 30 characters; NFC."""
+    import random
+
+    rng = random.Random(0)
+    lengths = Counter(sup.published_interval(rng) for _ in range(40_000))
+    assert min(lengths) == 4 and max(lengths) == 23
+    mode_bin = max(range(4, 24, 2), key=lambda lo: lengths[lo] + lengths[lo + 1])
+    assert mode_bin == 12
+    share_12_13 = (lengths[12] + lengths[13]) / 40_000
+    assert abs(share_12_13 - 0.185 / 1.1) < 0.01
+    spec = sup.random_interval_spec(BPESpec(vocab_size=1000, variant="supertoken"))
+    assert spec.normalization == "nfc" and spec.max_token_length == 30
+    assert sup.check_options(spec, {"recipe": "random-interval"})["intervals"] == "published"
+    assert sup.check_options(spec, {"recipe": "random-interval", "min_interval": 4})["intervals"] == "uniform"
 
 
 # ---------------------------------------------------------------------------------------------- runs, round trips
@@ -232,6 +300,7 @@ def test_random_interval_cuts(text, seed, lo, extra):
 def test_random_interval_pipeline_splits_nothing_at_inference(runs):
     config = json.loads((runs["random-interval"].run_dir / "artifacts" / "tokenizer.json").read_text())
     assert config["pre_tokenizer"]["type"] == "ByteLevel"
+    assert config["normalizer"]["type"] in ("NFC", "Sequence")
     tok = load_tokenizer(runs["random-interval"].run_dir)
     lengths = [len(tok.token_bytes(i).decode("utf-8", "replace")) for i in range(tok.vocab_size)
                if i not in tok.special_ids]
@@ -252,7 +321,12 @@ def test_space_spanning_hand_case():
     (["--recipe", "wordpiece"], "unknown recipe"),
     (["--option", "bogus=1"], "unknown option"),
     (["--recipe", "random-interval", "--max-words", "3"], "superbpe only"),
-    (["--pretokenizer", "whitespace"], "superbpe supports"),
+    (["--pretokenizer", "whitespace", "--option", "stage2=strict"], "stage2=strict supports"),
+    (["--option", "stage2=loose"], "stage2 must be published or strict"),
+    (["--option", "min_interval=3"], "random-interval only"),
+    (["--recipe", "random-interval", "--option", "intervals=gauss"], "intervals must be"),
+    (["--recipe", "random-interval", "--option", "intervals=published", "--option", "max_interval=9"],
+     "need intervals=uniform"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, small_corpus, args, needle):
     from tokbench.cli import main

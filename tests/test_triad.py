@@ -41,8 +41,11 @@ HAND_CASES = [
     ("6.02e23", f"006{U}020{F1}{PAD_CHARS[1]}{SCI_CHARS['e']}023{U}"),
     ("1E-9", f"001{U}{SCI_CHARS['E']}-009{U}"),
     ("1e05", f"001{U}{SCI_CHARS['e']}05"),  # exponent with a leading zero: kept as digits
-    ("123456789012345678901", f"123{GEN}18{GEN}456{LEVEL_CHARS[15]}789{LEVEL_CHARS[12]}012{LEVEL_CHARS[9]}"
+    ("123456789012345678901", f"123{LEVEL_CHARS[18]}456{LEVEL_CHARS[15]}789{LEVEL_CHARS[12]}012{LEVEL_CHARS[9]}"
                               f"345{M}678{K}901{U}"),
+    ("1234567890123456789012", f"001{GEN}21{GEN}234{LEVEL_CHARS[18]}567{LEVEL_CHARS[15]}890{LEVEL_CHARS[12]}"
+                               f"123{LEVEL_CHARS[9]}456{M}789{K}012{U}"),
+    ("0.000000000000001", f"000{U}000{F1}000{F2}000{LEVEL_CHARS[-9]}000{LEVEL_CHARS[-12]}001{LEVEL_CHARS[-15]}"),
 ]
 
 
@@ -148,11 +151,27 @@ def test_numbers_corpus_is_deterministic_and_registered() -> None:
 def test_added_tokens_per_form() -> None:
     vocab = TriadTransform("vocab").added_tokens()
     suffix = TriadTransform("suffix").added_tokens()
-    assert len([t for t in vocab if t[:3].isdigit()]) == 10_000
+    assert len([t for t in vocab if t[:3].isdigit()]) == 12_000  # 1,000 triads x 12 named levels
     assert len(vocab) == len(set(vocab)) and len(suffix) == len(set(suffix))
     assert len(suffix) < 1100
     with pytest.raises(Exception, match="unknown triad form"):
         TriadTransform("bogus")
+
+
+def test_named_form_covers_the_papers_magnitudes() -> None:
+    """Named markers from 10^-15 up to the 10^18 level (digits to 10^20); beyond that the generic form. Runs made
+    with transform version 1 (10^-12 .. 10^15 levels) keep encoding as they did."""
+    from tokbench.text.triad import coverage_note, transform_from_config
+
+    assert TriadTransform().named_range() == (-15, 18)
+    assert GEN not in T.encode_text("999999999999999999999") and GEN not in T.encode_text("0.123456789012345")
+    assert GEN in T.encode_text("1000000000000000000000")  # 10^21
+    assert "10^-15 to 10^20" in coverage_note(T)
+    old = transform_from_config({"name": "triad", "form": "vocab", "version": 1})
+    assert old.named_range() == (-12, 15) and f"{GEN}18{GEN}" in old.encode_text("1000000000000000000")
+    assert len([t for t in old.added_tokens() if t[:3].isdigit()]) == 10_000
+    with pytest.raises(Exception, match="newer"):
+        transform_from_config({"version": 3})
 
 
 # ---------------------------------------------------------------------------------------------- trained
@@ -173,7 +192,7 @@ def test_trained_triad_loads_and_round_trips(tmp_path, numbers_file, form) -> No
     res = train_bpe(str(numbers_file), vocab_size=400, variant="triad", runs_dir=tmp_path,
                     options={"triad_form": form, "numbers": str(numbers_file)})
     manifest = json.loads((res.run_dir / "artifacts" / "tokbench.json").read_text())
-    assert manifest["transform"] == {"name": "triad", "form": form, "version": 1}
+    assert manifest["transform"] == {"name": "triad", "form": form, "version": 2}
     tok = load_tokenizer(res.run_dir)
     samples = ["Revenue rose to $1,234,567.89 (+12.5%) in 2024.", "1.234.567,8 € and 12,34,567 ₹",
                "6.022e23 atoms; 1E-9 s", f"odd {ESC}{U}9 text", "0.000001 and 999999999999999.5", "plain words only"]

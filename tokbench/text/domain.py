@@ -3,19 +3,26 @@
 Both follow the KL3M tokenizers (Bommarito et al., 2025, "KL3M Tokenizers: A Family of Domain-Specific and
 Character-Level Tokenizers for Legal, Financial, and Preprocessing Applications"):
 
-* `train_domain`: byte-level BPE with NFKC (cased unless `uncased`), a fixed set of special tokens, and custom
-  tokens reserved *before* the BPE budget is spent: whitespace runs, markup fragments, years and small
-  integers, citation forms and domain terms (from a terms file and mined from the corpus, see `mine_terms`).
-  BPE budget = vocab - specials - custom tokens; `pad_pow2` pads the final vocabulary to a power of two with
-  reserved special tokens.
+* `train_domain`: byte-level BPE with NFKC (cased unless `uncased`), KL3M's special tokens, and KL3M's custom
+  tokens (`kl3m_custom_tokens`: whitespace runs, Markdown/URI, HTML, JSON and XML pieces, years 1776-2049,
+  citation forms and the numbers 10-999) reserved *before* the BPE budget is spent; plus domain terms (from a
+  terms file and mined from the corpus, see `significant_ngrams`). BPE budget = vocab - specials - custom
+  tokens - terms; `pad_pow2` pads the final vocabulary to the next power of two with what KL3M pads with,
+  runs of spaces and newlines (`kl3m_padding_tokens`).
+  A term is one token together with its leading space in running text, and never splits a word that continues:
+  " license" is a vocabulary entry, the split pattern makes " license" one pre-token only where no letter,
+  digit or underscore follows (`term_pattern`), and the BPE model looks such a pre-token up whole
+  (`ignore_merges`); no merge builds it, so " licensed" is encoded as if the term did not exist.
 * `train_char`: BPE over single characters with a short `max_token_length` (3 up to 8,192 tokens, 4 above,
   as KL3M's 4K/8K and 16K char tokenizers), byte fallback for unseen characters, so that token boundaries
   move little when OCR noise changes a few characters.
 
 Custom tokens are HF *added tokens*: they are cut out of the text before the BPE model runs, both when
 encoding and (through `reserved_segments`) when training, so the BPE never spends merges on them and encoding
-keeps them whole. Decoding returns their content verbatim, so round trips are exact for text the normalizer
-leaves unchanged (NFKC, and lowercase when uncased, are part of the tokenizer and documented as lossy).
+keeps them whole (word-like ones only as whole words: "2024" stays inside "20245"; KL3M itself matches them
+anywhere). Decoding returns their content verbatim, so round trips are exact for text the normalizer leaves
+unchanged: NFKC (KL3M's normalization), and lowercase when uncased, are part of the tokenizer, and text they
+change does not round-trip ("\u2026" comes back as "..."). The report counts the held-out lines affected.
 """
 
 from __future__ import annotations
@@ -34,28 +41,30 @@ from typing import Any
 from tokbench.errors import TokbenchError
 from tokbench.text.patterns import WHITESPACE_SPLIT_PATTERN
 
-#: KL3M's fixed special tokens (document boundaries, padding, and the usual MLM / chat markers).
-DOMAIN_SPECIAL_TOKENS = ("<|start|>", "<|end|>", "<|pad|>", "<|unk|>", "<|sep|>", "<|cls|>", "<|mask|>")
+#: KL3M's special tokens (kl3m_004/train_tokenizer.py): boundaries, padding, MLM markers and chat tags.
+DOMAIN_SPECIAL_TOKENS = ("<|start|>", "<|end|>", "<|pad|>", "<|unk|>", "<|sep|>", "<|cls|>", "<|mask|>",
+                         "<|system|>", "</|system|>", "<|user|>", "</|user|>", "<|instruction|>", "</|instruction|>")
 REFERENCE_CORPUS = "builtin:english"
 PRIOR_STRENGTH = 1000.0
 TERM_Z_MIN = 3.0
 WORD_RE = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*")
-MARKUP_TOKENS = (
-    # Markdown
-    "**", "__", "##", "###", "####", "```", "---", "|---", "](", "![", "- [ ]", "- [x]",
-    # HTML
-    "<p>", "</p>", "<br>", "<br/>", "<div>", "</div>", "<span>", "</span>", "<a href=\"", "</a>", "<ul>", "</ul>",
-    "<ol>", "</ol>", "<li>", "</li>", "<table>", "</table>", "<tr>", "</tr>", "<td>", "</td>", "<th>", "</th>",
-    "<strong>", "</strong>", "<em>", "</em>", "<h1>", "</h1>", "<h2>", "</h2>", "<h3>", "</h3>", "<!--", "-->",
-    # JSON
-    "{\"", "\":", "\": \"", "\",", "\", \"", "\"}", "[{", "}]", "},", "\": {", "\": [",
-    # XML
-    "<?xml", "?>", "</", "/>", "<![CDATA[", "]]>", "xmlns",
-)
-ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii", "xiii", "xiv", "xv", "xvi",
-         "xvii", "xviii", "xix", "xx")
-YEARS = range(1900, 2041)
-SMALL_INTEGERS = range(0, 101)
+#: the character class a term may not be followed by in running text (it would split a word that continues)
+WORD_CONTINUES = r"[\p{L}\p{N}_]"
+# KL3M's custom-token lists (alea-institute/kl3m-tokenizers, kl3m_004 `get_custom_tokens`), by category.
+KL3M_WHITESPACE = tuple(ch * n for ch in (" ", "\t", "\r", "\n") for n in range(2, 9)) + ("\r\n", "\t ")
+KL3M_MARKDOWN = ("##", "###", "####", "#####", "######", "**", "~~", "```", "![", "http://", "https://", "www.",
+                 "ftp://", "mailto:", "tel:", "://") + tuple(ch * n for ch in ".-=_*~" for n in range(2, 9))
+KL3M_HTML_TAGS = ("html", "head", "body", "div", "span", "img", "table", "thead", "tbody", "tfoot", "tr", "td", "ul",
+                  "ol", "li", "h1", "h2", "h3", "h4", "iframe", "script", "style", "svg", "input", "button", "form",
+                  "label", "select", "option", "textarea", "meta", "link", "title", "pre", "code", "row", "column")
+KL3M_HTML_ATTRIBUTES = ("href", "src", "alt", "title", "class", "id")
+KL3M_JSON = ('{"', '"}', '["', '"]', '":', '","', '":"', "null", "true", "false")
+KL3M_XML = ("<!--", "-->", "<![CDATA[", "]]>", "<?xml", "<xml", "</xml>")
+#: years, "to reduce hallucination risk" (KL3M), both ends included
+KL3M_YEARS = range(1776, 2050)
+#: section numbers for citations
+KL3M_NUMBERS = range(10, 1000)
+KL3M_ROMAN = ("ii", "iii", "iv", "v", "vi", "vii", "viii", "ix")
 
 
 # ---------------------------------------------------------------------------------------------- reserved text
@@ -86,15 +95,39 @@ def reserved_segments(lines: Iterable[str], tokens: Iterable, batch: int = 1000)
 
 
 # ---------------------------------------------------------------------------------------------- custom tokens
-def builtin_custom_tokens() -> list[str]:
-    """KL3M-style custom tokens: whitespace runs, markup, years, small integers and citation forms."""
-    out = [" " * n for n in range(2, 9)] + ["\n" * n for n in range(2, 9)]
-    out += list(MARKUP_TOKENS)
-    out += [str(y) for y in YEARS] + [str(i) for i in SMALL_INTEGERS]
-    out += [f"({c})" for c in "abcdefghijklmnopqrstuvwxyz"] + [f"({i})" for i in range(1, 100)]
-    out += [f"({r})" for r in ROMAN] + [f"({r.upper()})" for r in ROMAN]
-    out += ["§", "§§", "¶"]
-    return list(dict.fromkeys(out))
+def kl3m_custom_tokens(lowercase: bool = False) -> list[str]:
+    """KL3M's custom tokens: whitespace runs, Markdown/URI pieces, HTML tags and attributes, JSON and XML
+    pieces, years 1776-2049, citation forms ((a), (A), (1)-(99), (ii)-(ix), (II)-(IX)) and the numbers
+    10-999; single characters dropped, sorted. KL3M also adds reporter, journal and law abbreviations that it
+    downloads from reporters-db at training time; nothing here downloads, so those are left out."""
+    import string
+
+    out = list(KL3M_WHITESPACE) + list(KL3M_MARKDOWN)
+    out += ["<" + t for t in KL3M_HTML_TAGS] + ([] if lowercase else ["<" + t.upper() for t in KL3M_HTML_TAGS])
+    out += ["</" + t + ">" for t in KL3M_HTML_TAGS]
+    out += [" " + a + "=" for a in KL3M_HTML_ATTRIBUTES]
+    out += [] if lowercase else [" " + a.upper() + "=" for a in KL3M_HTML_ATTRIBUTES]
+    out += list(KL3M_JSON) + list(KL3M_XML)
+    out += [str(y) for y in KL3M_YEARS]
+    out += [f"({c})" for c in string.ascii_letters] + [f"({n})" for n in range(1, 100)]
+    out += [f"({r})" for r in KL3M_ROMAN] + ([] if lowercase else [f"({r.upper()})" for r in KL3M_ROMAN])
+    out += [str(n) for n in KL3M_NUMBERS]
+    if lowercase:
+        out = [t.lower() for t in out]
+    return sorted(t for t in set(out) if len(t) > 1)
+
+
+def kl3m_padding_tokens(vocab: set[str] | dict, needed: int) -> list[str]:
+    """What KL3M pads the vocabulary with: runs of spaces and of newlines, length 2, 3, ... alternating, each
+    only if not in the vocabulary yet, until `needed` tokens are found."""
+    out: list[str] = []
+    n = 2
+    while len(out) < needed:
+        for ch in (" ", "\n"):
+            if ch * n not in vocab and len(out) < needed:
+                out.append(ch * n)
+        n += 1
+    return out
 
 
 def read_terms(path: str | Path) -> list[str]:
@@ -162,8 +195,7 @@ def significant_ngrams(domain_lines: Iterable[str], reference_lines: Iterable[st
     Score: `log_odds_z` with the informative prior a_w = prior_strength * (y_i + y_j) / (n_i + n_j) (the
     pooled frequency, Monroe et al.'s "informative Dirichlet prior"), computed per n-gram order. Kept: count
     >= min_count in the domain, z >= z_min, at least 4 characters; sorted by z, highest first.
-    Returns (term, z, domain count) with the term as the tokenizer should store it: with a leading space
-    when most of its occurrences follow a space.
+    Returns (term, z, domain count) with the bare term (no leading space: the tokenizer stores " " + term).
     """
     dom, dom_tot, spaced = _ngrams(domain_lines, max_n)
     ref, ref_tot, _ = _ngrams(reference_lines, max_n, max_reference_chars)
@@ -176,18 +208,17 @@ def significant_ngrams(domain_lines: Iterable[str], reference_lines: Iterable[st
         alpha_w = prior_strength * (y_i + y_j) / (n_i + n_j)
         z = log_odds_z(y_i, n_i, y_j, n_j, alpha_w, prior_strength)
         if z >= z_min:
-            form = " " + gram if spaced[gram] * 2 > y_i else gram
-            scored.append((form, z, y_i))
+            scored.append((gram, z, y_i))
     scored.sort(key=lambda t: (-t[1], t[0]))
     return scored
 
 
 def select_terms(candidates: list[tuple[str, float, int]], probe, max_terms: int) -> list[tuple[str, float, int]]:
     """Keep the domain-significant n-grams worth a vocabulary slot: ranked by the tokens they would save,
-    count x (tokens the probe BPE spends on the term - 1), highest first; terms saving nothing are dropped."""
+    count x (tokens the probe BPE spends on " " + term - 1), highest first; terms saving nothing are dropped."""
     ranked = []
     for term, z, count in candidates:
-        saving = count * (len(probe.encode(term)) - 1)
+        saving = count * (len(probe.encode(" " + term)) - 1)
         if saving > 0:
             ranked.append((saving, term, z, count))
     ranked.sort(key=lambda t: (-t[0], t[1]))
@@ -212,6 +243,42 @@ def _normalize_fn(spec) -> Any:
     return norm
 
 
+def term_pattern(terms: Iterable[str]) -> str:
+    """The regex of a term in running text: a space, the term, and no letter, digit or underscore after it
+    (so " license" never matches inside " licensed"). Longer terms first, so the longest one wins."""
+    import regex
+
+    alts = sorted({t.strip() for t in terms if t.strip()}, key=lambda t: (-len(t), t))
+    return " (?:" + "|".join(regex.escape(t) for t in alts) + f")(?!{WORD_CONTINUES})"
+
+
+def domain_split_pattern(spec, terms: list[str]) -> str:
+    """Stage-1 split with the terms first: a term with its leading space is one pre-token of its own."""
+    from tokbench.text.patterns import SPLIT_PATTERNS
+
+    base = SPLIT_PATTERNS[spec.pretokenizer]
+    return f"{term_pattern(terms)}|{base}" if terms else base
+
+
+def cut_out_terms(lines: Iterable[str], terms: list[str]) -> Iterator[str]:
+    """The text between term occurrences: what the BPE trains on, so it spends no merges on the terms (they
+    enter the vocabulary whole). Cutting there changes no other pre-token (the split cuts there anyway)."""
+    import regex
+
+    if not terms:
+        yield from lines
+        return
+    finder = regex.compile(term_pattern(terms))
+    for line in lines:
+        pos = 0
+        for m in finder.finditer(line):
+            if m.start() > pos:
+                yield line[pos:m.start()]
+            pos = m.end()
+        if pos < len(line):
+            yield line[pos:]
+
+
 def train_domain(spec, corpus, artifacts: Path, options: dict[str, Any]):
     """KL3M-style domain BPE (see the module docstring).
 
@@ -219,8 +286,9 @@ def train_domain(spec, corpus, artifacts: Path, options: dict[str, Any]):
     tokens they save under a probe plain BPE of the same vocabulary trained on the same corpus (`select_terms`);
     the same probe is the plain peer of the report.
     Options: `terms` (UTF-8 file, one term a line), `uncased`, `pad_pow2`, `nfkc` (default true),
-    `max_terms` (mined terms, default vocab/16), `term_min_count` (default 10), `reference` (general corpus for
-    mining and the general-text report, default builtin:english), `compare` (write the report, default true).
+    `custom_tokens` (KL3M's list, default true), `max_terms` (mined terms, default vocab/16), `term_min_count`
+    (default 10), `reference` (general corpus for mining and the general-text report, default builtin:english),
+    `compare` (write the report, default true).
     """
     from tokbench.sources.text import Corpus
     from tokbench.text.bpe import VariantOutcome, train_plain
@@ -233,7 +301,7 @@ def train_domain(spec, corpus, artifacts: Path, options: dict[str, Any]):
                    normalization="nfkc" if options.get("nfkc", True) and spec.normalization == "none"
                    else spec.normalization)
     norm = _normalize_fn(spec)
-    given = [norm(t) for t in read_terms(options["terms"])] if options.get("terms") else []
+    given = [norm(t).strip() for t in read_terms(options["terms"])] if options.get("terms") else []
     reference = str(options.get("reference", REFERENCE_CORPUS))
     max_terms = int(options.get("max_terms", spec.vocab_size // 16))
     with tempfile.TemporaryDirectory(prefix="tokbench-plain-") as tmp:
@@ -244,62 +312,116 @@ def train_domain(spec, corpus, artifacts: Path, options: dict[str, Any]):
             candidates = significant_ngrams((norm(line) for line in corpus.lines()),
                                             (norm(line) for line in Corpus(reference, split="train").lines()),
                                             min_count=int(options.get("term_min_count", 10)))
-            mined = select_terms(candidates, probe, max_terms)
-        custom = [norm(t) for t in builtin_custom_tokens()] + given + [t for t, _, _ in mined]
-        tok, budget = _train_with_reserved(spec, corpus, norm, custom, bool(options.get("pad_pow2")))
-        tok.save(str(artifacts / "tokenizer.json"))
-        from tokbench.runs import atomic_write_json
+            mined = select_terms([c for c in candidates if c[0] not in given], probe, max_terms)
+        terms = list(dict.fromkeys(t for t in given + [t for t, _, _ in mined] if t))
+        custom = [norm(t) for t in kl3m_custom_tokens(spec.lowercase)] if options.get("custom_tokens", True) else []
+        tok, budget, n_terms = _train_with_reserved(spec, corpus, norm, custom, terms, bool(options.get("pad_pow2")))
+        from tokbench.runs import atomic_write_json, write_artifact
+
+        write_artifact(artifacts / "tokenizer.json", tok.save)  # temp + fsync + rename: never a torn file
 
         atomic_write_json(artifacts / "domain_terms.json", {"given": given, "mined": [
             {"term": t, "z": round(z, 3), "count": c} for t, z, c in mined]})
         outcome = VariantOutcome(manifest={"format": "hf", "file": "tokenizer.json"}, notes=[
-            f"domain BPE: {len(set(custom)):,} custom tokens ({len(mined)} mined terms, {len(given)} given), "
-            f"BPE budget {budget:,}, final vocabulary {tok.get_vocab_size(with_added_tokens=True):,}"])
+            f"domain BPE: {len(set(custom)):,} KL3M custom tokens, {n_terms} domain terms ({len(mined)} mined, "
+            f"{len(given)} given) stored with their leading space, BPE budget {budget:,}, final vocabulary "
+            f"{tok.get_vocab_size(with_added_tokens=True):,}",
+            f"{spec.normalization.upper()} normalization is part of the tokenizer: text it changes does not round-trip "
+            "(for example '\u2026' becomes '...', 'ﬁ' becomes 'fi')" if spec.normalization == "nfkc" else
+            "no compatibility normalization"])
         if options.get("compare", True):
-            terms = list(dict.fromkeys(given + [t for t, _, _ in mined]))
-            outcome.extra_metrics.update(_domain_report(corpus, artifacts, probe, reference, terms))
+            outcome.extra_metrics.update(_domain_report(corpus, artifacts, probe, reference, terms, norm))
     return outcome
 
 
-def _train_with_reserved(spec, corpus, norm, custom: list[str], pad_pow2: bool):
-    """Byte-level BPE on the text between the reserved custom tokens, then the custom tokens added whole.
+def _train_with_reserved(spec, corpus, norm, custom: list[str], terms: list[str], pad_pow2: bool):
+    """Byte-level BPE on the text between the reserved custom tokens and terms, then both added whole.
 
-    Custom tokens that are a single byte already exist; a custom token the BPE also learns from other
-    contexts takes no new id, so the training runs once more with that many more merges.
+    Custom tokens become HF added tokens (cut out of the text before anything else, whole words only when
+    they are words). Terms become ordinary vocabulary entries " term" under a split that makes each term
+    occurrence in running text one pre-token (`domain_split_pattern`), with `ignore_merges` so that such a
+    pre-token is looked up whole; no merge builds them, so they never appear inside another word. Custom
+    tokens or terms that a single byte or a learned token already spells take no new id, so the training
+    runs once more with that many more merges.
     """
-    from tokenizers import AddedToken
+    import json
+
+    from tokenizers import AddedToken, Tokenizer
 
     from tokbench.text.bpe import build_hf_tokenizer, hf_trainer
-    from tokbench.text.tokenizer import byte_level_token_bytes
+    from tokbench.text.tokenizer import _bytes_to_unicode, byte_level_token_bytes
 
     custom = [t for t in dict.fromkeys(custom) if t and t not in spec.special_tokens and len(t.encode()) > 1]
+    spaced = [" " + t for t in terms]
     floor = len(spec.special_tokens) + 256
-    budget = spec.vocab_size - len(custom)
+    budget = spec.vocab_size - len(custom) - len(spaced)
     if budget < floor:
         raise TokbenchError(f"--vocab-size {spec.vocab_size} leaves no room for BPE: {len(spec.special_tokens)} "
-                            f"specials + 256 bytes + {len(custom)} custom tokens need at least {floor + len(custom)}")
+                            f"specials + 256 bytes + {len(custom)} custom tokens + {len(spaced)} terms need at "
+                            f"least {floor + len(custom) + len(spaced)}")
     added = [_added(t) for t in custom]
+    pattern = domain_split_pattern(spec, terms)
     for _attempt in range(2):
-        tok = build_hf_tokenizer(spec)
-        tok.train_from_iterator(reserved_segments((norm(line) for line in corpus.lines()), added),
-                                hf_trainer(spec, vocab_size=budget))
+        tok = build_hf_tokenizer(spec, pattern)
+        tok.train_from_iterator(cut_out_terms(reserved_segments((norm(line) for line in corpus.lines()), added),
+                                              terms), hf_trainer(spec, vocab_size=budget))
         base = tok.get_vocab_size(with_added_tokens=True)
         learned = {byte_level_token_bytes(t) for t in tok.get_vocab()}
-        overlap = sum(t.encode() in learned for t in custom)
+        overlap = sum(t.encode() in learned for t in custom + spaced)
         if not overlap or base < budget:  # nothing shared, or the corpus ran out of merges anyway
             break
         budget += overlap
+    config = json.loads(tok.to_str())
+    vocab = config["model"]["vocab"]
+    table = _bytes_to_unicode()
+    next_id = max(vocab.values()) + 1
+    n_terms = 0
+    for term in spaced:
+        spelled = "".join(table[b] for b in term.encode("utf-8"))
+        if spelled not in vocab:
+            vocab[spelled] = next_id
+            next_id += 1
+            n_terms += 1
+    config["model"]["ignore_merges"] = True
+    tok = Tokenizer.from_str(json.dumps(config, ensure_ascii=False))
     tok.add_tokens(added)
     size = tok.get_vocab_size(with_added_tokens=True)
     if pad_pow2:
         target = 1 << max(size - 1, 1).bit_length()
-        tok.add_special_tokens([AddedToken(f"<|reserved_{i}|>", special=True, normalized=False)
-                                for i in range(target - size)])
-    return tok, budget
+        pads = kl3m_padding_tokens(set(custom) | set(tok.get_vocab()), target - size)
+        tok.add_tokens([AddedToken(t, normalized=False, special=False) for t in pads])
+    return tok, budget, len(spaced)
 
 
-def _domain_report(corpus, artifacts: Path, plain_tok, reference: str, terms: list[str]) -> dict[str, dict]:
-    """tokens/char on the domain and general held-out text and tokens per term, against plain BPE."""
+def term_occurrences(text: str, terms: list[str]) -> list[tuple[int, int]]:
+    """(start, end) of every term occurrence in running text: its leading space included (`term_pattern`)."""
+    import regex
+
+    if not terms:
+        return []
+    return [m.span() for m in regex.finditer(term_pattern(terms), text)]
+
+
+def term_single_token_rate(tok, lines: Iterable[str], terms: list[str]) -> tuple[float, int]:
+    """Share of held-out term occurrences (leading space included) that a tokenizer encodes as exactly one
+    token spanning the occurrence: hits / occurrences, over lines encoded one by one. Returns (rate, n)."""
+    hits = total = 0
+    for line in lines:
+        spans = term_occurrences(line, terms)
+        if not spans:
+            continue
+        enc = tok.backend.encode(line, add_special_tokens=False)
+        starts = set(enc.offsets)
+        for span in spans:
+            total += 1
+            hits += span in starts
+    return (hits / total if total else float("nan")), total
+
+
+def _domain_report(corpus, artifacts: Path, plain_tok, reference: str, terms: list[str], norm) -> dict[str, dict]:
+    """On held-out text: tokens/char (domain and general corpus) against plain BPE, the single-token rate of the
+    terms' occurrences for both tokenizers, and the share of lines the normalizer changes (those do not
+    round-trip)."""
     from tokbench.sources.text import Corpus
     from tokbench.text.tokenizer import HFTokenizer
 
@@ -312,11 +434,17 @@ def _domain_report(corpus, artifacts: Path, plain_tok, reference: str, terms: li
         values = {"tokens_per_char": _tokens_per_char(domain_tok, text),
                   "plain_tokens_per_char": _tokens_per_char(plain_tok, text)}
         values["tokens_per_char_ratio_vs_plain"] = values["tokens_per_char"] / values["plain_tokens_per_char"]
+        lines = text.splitlines(keepends=True)
+        values["normalizer_changed_line_share"] = sum(norm(ln) != ln for ln in lines) / max(1, len(lines))
+        if name == corpus.name and terms:
+            normalized = [norm(ln) for ln in lines]  # occurrences as the tokenizer sees them, offsets aligned
+            rate, n = term_single_token_rate(domain_tok, normalized, terms)
+            plain_rate, _ = term_single_token_rate(plain_tok, normalized, terms)
+            values.update({"term_occurrences": n, "term_single_token_rate": rate,
+                           "plain_term_single_token_rate": plain_rate})
         out[f"{name}/heldout"] = values
     if terms:
-        out["domain_terms"] = {"terms": len(terms),
-                               "tokens_per_term": sum(len(domain_tok.encode(t)) for t in terms) / len(terms),
-                               "plain_tokens_per_term": sum(len(plain_tok.encode(t)) for t in terms) / len(terms)}
+        out["domain_terms"] = {"terms": len(terms)}
     return out
 
 
@@ -376,7 +504,9 @@ def train_char(spec, corpus, artifacts: Path, options: dict[str, Any]):
             vocab[name] = next_id
             next_id += 1
     config["model"]["byte_fallback"] = True
-    Tokenizer.from_str(json.dumps(config)).save(str(artifacts / "tokenizer.json"))
+    from tokbench.runs import write_artifact
+
+    write_artifact(artifacts / "tokenizer.json", Tokenizer.from_str(json.dumps(config)).save)
     outcome = VariantOutcome(manifest={"format": "hf", "file": "tokenizer.json"}, notes=[
         f"char BPE: alphabet {len(alphabet)}, max token length {max_len}, 256 byte-fallback tokens"])
     outcome.extra_metrics.update(_char_report(spec, corpus, artifacts, options))

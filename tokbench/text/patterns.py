@@ -19,6 +19,11 @@ LLAMA3_SPLIT_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}
 #: Whitespace only: a word keeps one leading space; runs of whitespace stay together.
 WHITESPACE_SPLIT_PATTERN = r""" ?\S+|\s+(?!\S)|\s+"""
 
+#: SuperBPE's stage-2 split (Liu et al. 2025; `scripts/extend_tokenizer.sh` of github.com/PythonNut/superbpe): only
+#: 1-3 digit groups, runs of two or more punctuation marks (with trailing newlines or slashes) and space runs
+#: before whitespace are cut out; everything else, single spaces, newlines and single punctuation included, joins.
+SUPERBPE_STAGE2_PATTERN = r"""\p{N}{1,3}| ?[^\s\p{L}\p{N}]{2,}[\r\n/]*| +(?!\S)"""
+
 SPLIT_PATTERNS = {
     "gpt2": GPT2_SPLIT_PATTERN,
     "gpt4": GPT4_SPLIT_PATTERN,
