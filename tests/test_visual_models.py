@@ -221,3 +221,46 @@ def test_wrong_image_shape_is_user_error():
     model = build_model("grid2d", CASES[0][1])
     with pytest.raises(TokbenchError, match="shape"):
         model.encode(torch.rand(2, 3, 8, 8))
+
+
+@pytest.mark.parametrize("k,lengths", [(1, [1]), (6, [1, 2, 4, 6]), (8, [1, 2, 4, 8]), (32, [1, 2, 4, 8, 16, 32])])
+def test_flexible_keep_lengths_are_flextok_powers_of_two(k, lengths):
+    from tokbench.visual.families.flexible import keep_lengths
+
+    assert keep_lengths(k) == lengths
+
+
+@pytest.mark.parametrize("mode,allowed", [("pow2", {1, 2, 4, 6}), ("uniform", {1, 2, 3, 4, 5, 6})])
+def test_flexible_nested_dropout_draws_from_its_lengths(mode, allowed):
+    torch.manual_seed(0)
+    model = build_model("flexible", {**TINY_1D, "code_dim": 4, "fsq_levels": [8, 5, 5, 5],
+                                     "keep_lengths": mode}).train()
+    drawn = set(model._train_keep(torch.zeros(400, 6, 4)).tolist())
+    assert drawn == allowed
+
+
+def test_kmeans_codebook_init_sets_codes_from_the_first_batch():
+    torch.manual_seed(0)
+    model = build_model("latent1d", {**TINY_1D, "codebook_size": 8, "code_dim": 4, "codebook_init": "kmeans"})
+    book = model.quantizer.vq._codebook
+    assert not bool(book.initted)
+    before = book.embed.clone()
+    model.train()(_images(model, n=16))
+    assert bool(book.initted) and not torch.equal(before, book.embed)
+    assert bool(build_model("latent1d", {**TINY_1D, "codebook_size": 8, "code_dim": 4}).quantizer.vq._codebook.initted)
+
+
+@pytest.mark.parametrize("config,match", [({"codebook_init": "pca"}, "codebook_init"),
+                                          ({"keep_lengths": "fib"}, "keep_lengths")])
+def test_bad_recipe_options_are_user_errors(config, match):
+    with pytest.raises(TokbenchError, match=match):
+        build_model("flexible", {**TINY_1D, **config})
+
+
+def test_each_family_architecture_lives_in_its_own_module():
+    from tokbench.visual.families import base, binary, flexible, grid2d, latent1d
+
+    assert flexible.Flexible.__mro__[1] is latent1d.Latent1DTokenizer
+    assert issubclass(grid2d.Grid2D, grid2d.Conv2DTokenizer) and issubclass(binary.Binary2D, grid2d.Conv2DTokenizer)
+    assert issubclass(binary.Binary1D, latent1d.Latent1DTokenizer)
+    assert not hasattr(base, "Latent1DTokenizer") and not hasattr(base, "Conv2DTokenizer")

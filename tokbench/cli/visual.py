@@ -24,7 +24,7 @@ def _levels(text: Optional[str]) -> Optional[list[int]]:
 @app.command("fit-vq")
 def fit_vq_command(
     family: Annotated[Optional[str], typer.Option("--family", "-f", help="grid2d | latent1d | binary | flexible (default grid2d).")] = None,
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Images: builtin:fashion-mnist (default), builtin:digits, builtin:photos, a folder, IDX or .npz file.")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Images: builtin:fashion-mnist (default), builtin:digits, builtin:photos, builtin:photos64 (64x64 RGB: add --image-size 64 --channels 3), a folder, IDX or .npz file.")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Training steps (default per family).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML or YAML file of model/train knobs (flat or [model]/[train] tables).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Images per step (per process under torchrun).")] = None,
@@ -100,3 +100,40 @@ def _render(payload: dict[str, Any]) -> None:
     stdout.print(table)
     if payload["status"] == "done" and payload["run_dir"]:
         stdout.print(f"next: tokbench eval-vq {payload['run_dir']}")
+
+
+BudgetOpt = Annotated[Optional[int], typer.Option("--budget", help="Flexible runs: keep only the first N ordered "
+                                                  "tokens (default all; other families always use all).")]
+
+
+@app.command("tokenize-image")
+def tokenize_image_command(
+    source: Annotated[Path, typer.Argument(help="An image file, or a folder of images (searched recursively).")],
+    run: Annotated[Path, typer.Option("--run", help="The visual-vq run folder whose model encodes.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Token file to write (.npz).")],
+    budget: BudgetOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Encode images into a visual run's tokens (an npz with tokens (N, T) and what decoding needs).
+
+    Each image is resized and center-cropped to the model's size; decode with **tokbench detokenize-image**."""
+    from tokbench.visual.tokens import tokenize_images
+
+    emit(tokenize_images(source, run, out, budget=budget), json_out, lambda r: stdout.print(
+        f"{r['input']}: {r['images']} image(s) x {r['tokens_per_image']} tokens ({fmt(r['bits_per_image'])} bits "
+        f"per image, {r['family']}) -> {r['output']}"))
+
+
+@app.command("detokenize-image")
+def detokenize_image_command(
+    tokens: Annotated[Path, typer.Argument(help="A token file written by tokenize-image.")],
+    run: Annotated[Path, typer.Option("--run", help="The visual-vq run folder that made the tokens.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="A .png for one image, else a folder of PNGs.")],
+    budget: BudgetOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Decode a token file back into PNG images so you can see what the tokens keep."""
+    from tokbench.visual.tokens import detokenize_images
+
+    emit(detokenize_images(tokens, run, out, budget=budget), json_out, lambda r: stdout.print(
+        f"{r['input']} -> {r['output']} ({r['images']} image(s) from {r['tokens_per_image']} tokens each)"))

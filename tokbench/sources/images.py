@@ -9,6 +9,11 @@ never see a file format. Built-ins need no network and carry fixed train/test sp
   split when i % 5 == 4 (20%), the rest train.
 - `builtin:photos`: scikit-image's bundled photographs cut into non-overlapping `size` x `size` patches (default
   32, RGB); split by photograph (`PHOTOS_TEST`), so no test patch shares a photo with a training patch.
+- `builtin:photos64`: the same photographs plus `retina.jpg`, each at scales 1, 3/4 and 1/2 (bicubic), cut into
+  64x64 RGB crops on a 32-pixel stride (neighbouring crops overlap by half); flat crops (pixel standard
+  deviation below 0.02: sky, the black border of a scan) are left out, and a photograph gives at most 1,000
+  crops (evenly spaced in cut order) so the large scans do not dominate. 6,081 crops, 5,359 train / 722 test;
+  split by photograph as above, so overlapping crops never straddle the split. `size` resizes the crops.
 
 User sources:
 - an image folder (searched recursively; any format PIL reads): files that are not readable images are skipped
@@ -49,6 +54,9 @@ PHOTOS = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png
           "hubble_deep_field.jpg", "ihc.png", "grass.png", "gravel.png", "brick.png", "motorcycle_left.png")
 PHOTOS_TEST = ("chelsea.png", "coins.png", "gravel.png")
 DEFAULT_PATCH = 32
+#: builtin:photos64: crop side, stride, the scales each photograph is cut at, and the flatness cut-off
+PHOTOS64 = (*PHOTOS, "retina.jpg")
+CROP, CROP_STRIDE, CROP_SCALES, FLAT_STD, CROPS_PER_PHOTO = 64, 32, (1.0, 0.75, 0.5), 0.02, 1000
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _HASH_TEST_BELOW = 26  # first sha256 byte < 26: about 10% of a folder goes to the test split
 _ARRAY_TEST_EVERY = 10
@@ -113,6 +121,8 @@ def load_images(spec: str, split: str = "train", size: int | None = None, channe
         path = Path(spec).expanduser()
         if not path.exists():
             raise TokbenchError(f"{spec}: no such file or folder")
+        if not path.is_dir() and not path.is_file():  # a FIFO or device would block or never end
+            raise TokbenchError(f"{spec}: not a regular file or folder")
         if path.is_dir():
             if _mnist_layout(path) is not None:
                 result = _load_mnist_dir(path, split, size, channels, limit, name=f"{spec}/{split}")
@@ -347,10 +357,14 @@ _NPZ_LABEL_KEYS = ("labels", "y", "Y", "arr_1")
 
 
 def _load_npz(path: Path, split: str, size, channels, limit) -> ImageSet:
+    import zipfile
+
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise TokbenchError(f"{path}: not a readable .npz file ({exc})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # EOFError: an empty file
+        raise TokbenchError(f"{path}: not a readable .npz file ({str(exc) or type(exc).__name__})") from None
+    if not hasattr(archive, "files"):  # a bare .npy array under an .npz name
+        raise TokbenchError(f"{path}: not a readable .npz file (a single .npy array, not an archive)")
     with archive:
         keys = set(archive.files)
         if {"x_train", "x_test"} <= keys:
@@ -491,6 +505,36 @@ def _folder_fingerprint(folder: Path, paths: list[Path]) -> list[dict]:
              "files": len(paths)}]
 
 
+def read_image_files(source: str | os.PathLike, size: int, channels: int) -> tuple[np.ndarray, list[str]]:
+    """One image file, or every readable image under a folder (recursively, sorted), each resized (shorter side
+    to `size`, bicubic) and center-cropped, as float32 (N, C, size, size) in [0, 1], with each image's path
+    relative to `source` (its file name for a single file). Unreadable files in a folder are skipped; a single
+    unreadable file, or a folder without any image, is an error."""
+    root = Path(source).expanduser()
+    if not root.exists():
+        raise TokbenchError(f"{source}: no such file or folder")
+    if root.is_dir():
+        paths = _folder_files(root)
+    elif root.is_file():
+        paths = [root]
+    else:
+        raise TokbenchError(f"{source}: not a regular file or folder")
+    arrays, names = [], []
+    for path in paths:
+        img = _open_image(path)
+        if img is None:
+            if root.is_file():
+                raise TokbenchError(f"{source}: not a readable image")
+            continue
+        if img.mode in ("P", "1", "LA", "RGBA", "CMYK", "YCbCr"):
+            img = img.convert("L" if channels == 1 else "RGB")
+        arrays.append(_to_plane_array(_fit_image(img, size), channels))
+        names.append(path.name if root.is_file() else path.relative_to(root).as_posix())
+    if not arrays:
+        raise TokbenchError(f"{source}: no readable images in this folder")
+    return np.stack(arrays).astype(np.float32), names
+
+
 # ---------------------------------------------------------------------------------------------- built-ins
 def _fashion_mnist(split: str, size, channels, limit) -> ImageSet:
     if _mnist_layout(FASHION_MNIST_DIR) is None:
@@ -553,4 +597,36 @@ def _photos(split: str, size, channels, limit) -> ImageSet:
     return _finish(images, np.array(labels), None, None, limit, f"builtin:photos/{split}", files)
 
 
-_BUILTINS = {"fashion-mnist": _fashion_mnist, "digits": _digits, "photos": _photos}
+def _photos64(split: str, size, channels, limit) -> ImageSet:
+    from PIL import Image
+
+    folder = _photos_dir()
+    crops, labels, files = [], [], []
+    for label, name in enumerate(PHOTOS64):
+        if split != "all" and (name in PHOTOS_TEST) != (split == "test"):
+            continue
+        path = folder / name
+        img = _open_image(path)
+        if img is None:
+            raise TokbenchError(f"builtin:photos64: scikit-image's {name} is missing or unreadable at {path}")
+        files.append(("builtin:photos64", path))
+        img = img.convert("RGB")
+        own: list[np.ndarray] = []
+        for scale in CROP_SCALES:
+            w, h = round(img.size[0] * scale), round(img.size[1] * scale)
+            arr = _to_plane_array(img if scale == 1.0 else img.resize((w, h), Image.BICUBIC), 3)
+            for y in range(0, h - CROP + 1, CROP_STRIDE):
+                for x in range(0, w - CROP + 1, CROP_STRIDE):
+                    crop = arr[:, y:y + CROP, x:x + CROP]
+                    if crop.std() >= FLAT_STD:
+                        own.append(crop)
+        keep = np.linspace(0, len(own) - 1, min(len(own), CROPS_PER_PHOTO)).round().astype(int)
+        crops += [own[i] for i in keep]
+        labels += [label] * len(keep)
+        if limit is not None and len(crops) >= limit:
+            break
+    images = np.stack(crops).astype(np.float32)
+    return _finish(images, np.array(labels), size, channels, limit, f"builtin:photos64/{split}", files)
+
+
+_BUILTINS = {"fashion-mnist": _fashion_mnist, "digits": _digits, "photos": _photos, "photos64": _photos64}

@@ -57,7 +57,7 @@ class VQ(nn.Module):
     Euclidean one trained by the codebook/commitment loss (VQ-VAE, van den Oord et al. 2017)."""
 
     def __init__(self, dim: int, codebook_size: int, *, ema: bool = True, dead_code_threshold: float = 2.0,
-                 commitment_weight: float = 0.25, decay: float = 0.8) -> None:
+                 commitment_weight: float = 0.25, decay: float = 0.8, kmeans_init: bool = False) -> None:
         super().__init__()
         from vector_quantize_pytorch import VectorQuantize
 
@@ -65,7 +65,7 @@ class VQ(nn.Module):
         self.vq = VectorQuantize(dim=dim, codebook_size=codebook_size, use_cosine_sim=self.cosine, decay=decay,
                                  ema_update=ema, learnable_codebook=not ema,
                                  threshold_ema_dead_code=dead_code_threshold,
-                                 commitment_weight=commitment_weight)
+                                 commitment_weight=commitment_weight, kmeans_init=kmeans_init, kmeans_iters=10)
 
     @property
     def bits_per_token(self) -> float:
@@ -222,7 +222,7 @@ def make_quantizer(kind: str, dim: int, cfg) -> nn.Module:
     """The adapter named by `kind` for latents of width `dim`, sized by the family config `cfg`."""
     if kind == "vq":
         return VQ(dim, cfg.codebook_size, ema=cfg.ema, dead_code_threshold=cfg.dead_code_threshold,
-                  commitment_weight=cfg.commitment_weight)
+                  commitment_weight=cfg.commitment_weight, kmeans_init=cfg.codebook_init == "kmeans")
     if kind == "fsq":
         return FSQ(dim, list(cfg.fsq_levels))
     if kind in ("lfq", "bsq"):

@@ -5,9 +5,12 @@ commitment + entropy for LFQ/BSQ; FSQ has none). AdamW, linear warmup then cosin
 
 Exact resume: everything random in step s is a function of (seed, s): the batch is a slice of the
 per-epoch permutation `default_rng([seed, epoch])`, and torch's generator is re-seeded from (seed, s, rank)
-before each step (dead-code replacement, nested-dropout lengths). A checkpoint holds model, optimizer and RNG
-state as tensors in one safetensors file, so an interrupted run resumed from its last checkpoint reproduces
-the uninterrupted loss curve bit for bit on the same machine.
+before each step (dead-code replacement, nested-dropout lengths). A checkpoint holds model (with the EMA
+codebook buffers `embed`, `embed_avg`, `cluster_size`), optimizer and RNG state as tensors in one safetensors
+file, written only at step boundaries. CPU float results depend on torch's thread count, so the run records
+the count it trained with (`torch_threads` in run.json) and a resume uses it unless told otherwise: an
+interrupted run resumed from its last checkpoint reproduces the uninterrupted loss curve bit for bit on the same
+machine (tests/test_resume_identical.py kills a training process at a random step to check it).
 
 DDP: under `torchrun` (RANK / WORLD_SIZE set) each process trains on its slice of a global batch of
 batch_size x world_size with DistributedDataParallel (gloo on CPU, nccl on CUDA); only rank 0 writes.
@@ -88,10 +91,14 @@ class FitResult:
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
     """A TOML or YAML file of knobs: flat, or with `[model]` and `[train]` tables (plus `family`, `data`)."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise TokbenchError(f"{path}: cannot read config (not a regular file)")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TokbenchError(f"{path}: cannot read config ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise TokbenchError(f"{path}: cannot read config (not UTF-8 text at byte {exc.start})") from None
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
@@ -143,11 +150,22 @@ def make_train_config(family: str, overrides: dict[str, Any]) -> TrainConfig:
         tcfg = TrainConfig(**values)
     except TypeError as exc:
         raise TokbenchError(f"bad training option: {exc}") from None
+    for f in dataclasses.fields(TrainConfig):  # config files may hold any JSON/TOML type
+        value = getattr(tcfg, f.name)
+        want = (int,) if f.type in ("int", "int | None") else (int, float)
+        if value is None and f.type == "int | None":
+            continue
+        if isinstance(value, bool) or not isinstance(value, want):
+            raise TokbenchError(f"training option {f.name} must be a number, not {value!r}")
     for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
         if int(getattr(tcfg, name)) < 1:
             raise TokbenchError(f"{name} must be >= 1")
-    if not tcfg.lr > 0:
-        raise TokbenchError("lr must be > 0")
+    if not (tcfg.lr > 0 and math.isfinite(tcfg.lr)):
+        raise TokbenchError("lr must be a finite number > 0")
+    if not 0 <= int(tcfg.seed) < 2 ** 32:
+        raise TokbenchError(f"seed {tcfg.seed} must be in 0..2^32-1")
+    if int(tcfg.batch_size) > 65536:
+        raise TokbenchError(f"batch_size {tcfg.batch_size} is more than 65536 images per step")
     if tcfg.checkpoint_every % tcfg.log_every:  # log windows must line up with resume points
         tcfg.log_every = math.gcd(tcfg.checkpoint_every, tcfg.log_every)
     return tcfg
@@ -261,6 +279,36 @@ def _setup_distributed(device: str) -> _Dist:
     return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), started)
 
 
+_TEARDOWNS = [0]  # process groups this process has closed: keeps the store keys of each teardown apart
+
+
+def _close_distributed(ddp: _Dist, finished: bool) -> None:
+    """Destroy the process group we started, one rank at a time after a finished fit.
+
+    Gloo's event loop enforces that a pair it is handling is still connected and error-free; a peer's close
+    that arrives while this process is itself closing the same pairs can fail that check inside the loop
+    thread, which aborts the process (SIGABRT; gloo issue 155: barrier then teardown fails some ranks). Rank 0
+    usually closes last (it writes the checkpoint and the run files), but on a loaded machine rank 1 can be
+    delayed into rank 0's teardown. So the other ranks close first and say so through the rendezvous store
+    (which outlives the group), and rank 0 closes once they all have. After an error every rank just closes."""
+    import datetime
+
+    import torch.distributed as dist
+
+    if not finished or ddp.world <= 1:
+        dist.destroy_process_group()
+        return
+    store = dist.distributed_c10d._get_default_store()
+    _TEARDOWNS[0] += 1
+    keys = [f"tokbench/closed/{_TEARDOWNS[0]}/{rank}" for rank in range(1, ddp.world)]
+    if ddp.rank == 0:
+        store.wait(keys, datetime.timedelta(minutes=10))
+        dist.destroy_process_group()
+    else:
+        dist.destroy_process_group()
+        store.set(keys[ddp.rank - 1], "1")
+
+
 def _resolve_device(device: str, ddp: _Dist) -> str:
     import torch
 
@@ -274,6 +322,17 @@ def _resolve_device(device: str, ddp: _Dist) -> str:
         if ddp.world > 1:
             device = f"cuda:{ddp.local_rank}"
     return device
+
+
+def _recorded_threads(run_path: Path) -> int | None:
+    """The torch thread count a run trained with (run.json `torch_threads`), if recorded and sane."""
+    from tokbench.runs import read_json
+
+    if not (run_path / "run.json").is_file():
+        return None
+    info = read_json(run_path / "run.json")
+    value = info.get("torch_threads") if isinstance(info, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4096 else None
 
 
 # ---------------------------------------------------------------------------------------------- the fit
@@ -291,12 +350,15 @@ def fit_vq(family: str | None = None, data: str | None = None, *, steps: int | N
     torch's CPU threads (1 is much faster than the default when other jobs share the cores)."""
     import torch
 
+    from tokbench.runs import read_json
+
+    if resume is not None and threads is None:  # the same thread count gives the same float results
+        recorded = _recorded_threads(Path(resume))
+        threads = recorded if recorded is not None else threads
     if threads is not None:
         if threads < 1:
             raise TokbenchError("threads must be >= 1")
         torch.set_num_threads(threads)
-
-    from tokbench.runs import read_json
 
     opts = read_config_file(config) if isinstance(config, (str, os.PathLike)) else dict(config or {})
     model_over, train_over, other = split_options(opts)
@@ -306,10 +368,15 @@ def fit_vq(family: str | None = None, data: str | None = None, *, steps: int | N
 
     run_path = Path(resume) if resume is not None else None
     if run_path is not None:
-        info = read_json(run_path / "run.json")
+        from tokbench.runs import load_run
+
+        info = load_run(run_path).info
         if info.get("kind") != "visual-vq":
             raise TokbenchError(f"{run_path}: not a visual-vq run (kind {info.get('kind')})")
-        saved = info.get("config", {})
+        saved = info.get("config") or {}
+        if not (isinstance(saved.get("family"), str) and isinstance(saved.get("data"), str)
+                and isinstance(saved.get("model"), dict) and isinstance(saved.get("train"), dict)):
+            raise TokbenchError(f"{run_path}/run.json: malformed visual-vq config (needs family, data, model, train)")
         if family is not None and family != saved.get("family"):
             raise TokbenchError(f"{run_path}: run trains a {saved.get('family')} model, not {family}")
         if model_over:
@@ -328,14 +395,19 @@ def fit_vq(family: str | None = None, data: str | None = None, *, steps: int | N
     mcfg = make_config(family, model_over)
     tcfg = make_train_config(family, train_over)
     ddp = _setup_distributed(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    finished = False
     try:
         dev = _resolve_device(device, ddp)
-        return _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path)
+        if "batch_size" not in train_over:  # a GPU needs a larger batch than the CPU default to be kept busy
+            from tokbench.visual.accel import default_batch_size
+
+            tcfg.batch_size = default_batch_size(dev, mcfg.image_size)
+        result = _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path)
+        finished = True
+        return result
     finally:
         if ddp.started_here:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
+            _close_distributed(ddp, finished)
 
 
 def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitResult:
@@ -344,6 +416,7 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
     from tokbench.progress import task
     from tokbench.runs import Run
     from tokbench.sources.images import load_images
+    from tokbench.visual.accel import autocast_for
     from tokbench.visual.model_io import build_model, save_model
 
     imgs = load_images(data, "train", size=mcfg.image_size, channels=mcfg.channels, limit=tcfg.train_limit)
@@ -364,7 +437,6 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
     if ddp.is_main:
         if run_path is not None:
             run = Run.resume(run_path)
-            run.update_info(config=config_doc)
         else:
             run = Run.create(runs_dir, "visual-vq", config_doc, name=name, data=imgs.fingerprint(),
                              packages=("torch", "vector-quantize-pytorch", "safetensors"))
@@ -372,6 +444,9 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
     t0, images_done = time.perf_counter(), 0
     counts = None
     try:
+        if run is not None:
+            run.update_info(config=config_doc, torch_threads=torch.get_num_threads(),
+                            precision="bf16-autocast" if dev.startswith("cuda") else "fp32")
         if run_path is not None:
             ckpt = latest_checkpoint(run_path / "artifacts" / CHECKPOINT_DIR)
             if ckpt is not None:
@@ -397,7 +472,8 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
                 batch = train[torch.from_numpy(idx)].to(dev, non_blocking=True)
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(step, tcfg)
-                loss, parts, tokens = compute_losses(train_model, batch, tcfg)
+                with autocast_for(dev):  # bf16 on CUDA only (tokbench.visual.accel)
+                    loss, parts, tokens = compute_losses(train_model, batch, tcfg)
                 finite = torch.isfinite(loss.detach()).float()
                 if ddp.world > 1:
                     import torch.distributed as dist
@@ -448,6 +524,7 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
     metrics = {}
     if run is not None:
         metrics = {"train_steps": last_good, "final_loss": final_loss, "train_images_per_second": ips,
+                   "train_batch_size": tcfg.batch_size,
                    "tokens_per_image": model.tokens_per_image, "bits_per_token": model.bits_per_token,
                    "bits_per_image": model.tokens_per_image * model.bits_per_token}
         run.update_metrics(f"{data}/train", metrics)

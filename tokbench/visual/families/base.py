@@ -1,5 +1,9 @@
 """What the four families share: one config with the same knobs, one base class with the same methods,
-and the two backbones (a VQGAN-style conv stack and a TiTok-style ViT) they are built from.
+and the building blocks (a VQGAN-style conv stack, a pre-norm transformer) their architectures are made of.
+
+Each family's architecture lives in its own module: the 2D conv grid in `grid2d`, TiTok's 1D latents in
+`latent1d`, FlexTok's ordered tokens in `flexible` (built on `latent1d`), lookup-free binary codes in `binary`
+(on either of the first two).
 
 Every family is encoder -> quantizer (`tokbench.visual.quantize`) -> decoder, and exposes
 `encode(images) -> tokens`, `decode(tokens) -> images`, `forward(images) -> (recon, losses, info)`,
@@ -44,8 +48,10 @@ class VQConfig:
     commitment_weight: float = 0.25
     ema: bool = True              # vq: EMA codebook (else learnable)
     dead_code_threshold: float = 2.0  # vq: replace codes whose EMA cluster size drops below this
+    codebook_init: str = "random"  # vq: "kmeans" sets the codebook by k-means on the first batch's latents
     layout: str = "2d"            # binary: 2d grid (conv) or 1d latent tokens (ViT)
     nested_dropout: bool = True   # flexible: train with nested dropout over the token order
+    keep_lengths: str = "uniform"  # flexible: nested-dropout prefix lengths drawn from 1..K, or 1,2,4..K ("pow2")
     causal: bool = True           # flexible: causal attention mask over the latent tokens in the encoder
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,10 +61,12 @@ class VQConfig:
 #: defaults per family: small enough to train on a laptop CPU in minutes on Fashion-MNIST
 FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "grid2d": {"quantizer": "vq", "width": 16, "depth": 2, "codebook_size": 512, "code_dim": 8},
-    "latent1d": {"quantizer": "vq", "width": 64, "depth": 2, "heads": 4, "patch_size": 7, "num_tokens": 32,
+    # 1D families: 32 latent tokens for 49 patches (TiTok compresses: fewer tokens than patches), 320 bits
+    # per image against grid2d's 49 x 9 = 441
+    "latent1d": {"quantizer": "vq", "width": 64, "depth": 2, "heads": 4, "patch_size": 4, "num_tokens": 32,
                  "codebook_size": 1024, "code_dim": 8},
     "binary": {"quantizer": "bsq", "layout": "2d", "width": 16, "depth": 2, "bits": 16},
-    "flexible": {"quantizer": "fsq", "width": 64, "depth": 2, "heads": 4, "patch_size": 7, "num_tokens": 32,
+    "flexible": {"quantizer": "fsq", "width": 64, "depth": 2, "heads": 4, "patch_size": 4, "num_tokens": 32,
                  "code_dim": 4, "fsq_levels": [8, 5, 5, 5]},
 }
 
@@ -75,12 +83,29 @@ def make_config(family: str, overrides: dict[str, Any] | None = None) -> VQConfi
         if value is not None:
             values[key] = value
     cfg = VQConfig(**values)
-    cfg.fsq_levels = [int(v) for v in cfg.fsq_levels]
+    if isinstance(cfg.fsq_levels, (list, tuple)):
+        cfg.fsq_levels = [int(v) if isinstance(v, float) and v.is_integer() else v for v in cfg.fsq_levels]
     _validate(family, cfg)
     return cfg
 
 
+def _check_types(cfg: VQConfig) -> None:
+    """Config files may hold any TOML/YAML/JSON value: each knob must have its field's type."""
+    for f in dataclasses.fields(VQConfig):
+        value, kind = getattr(cfg, f.name), str(f.type)
+        ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+              "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+              "bool": isinstance(value, bool), "str": isinstance(value, str),
+              "list[int]": isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool)
+                                                           for v in value)}.get(kind, True)
+        if not ok:
+            raise TokbenchError(f"model option {f.name} must be of type {kind}, not {value!r}")
+    if cfg.image_size > 4096 or cfg.width > 65536 or cfg.codebook_size > 1 << 24 or cfg.depth > 16:
+        raise TokbenchError("model too large: image_size <= 4096, width <= 65536, codebook_size <= 2^24, depth <= 16")
+
+
 def _validate(family: str, cfg: VQConfig) -> None:
+    _check_types(cfg)
     for name in ("image_size", "channels", "width", "depth", "heads", "patch_size", "num_tokens", "code_dim"):
         if int(getattr(cfg, name)) < 1:
             raise TokbenchError(f"{name} must be >= 1")
@@ -90,6 +115,10 @@ def _validate(family: str, cfg: VQConfig) -> None:
         raise TokbenchError(f"the {family} family takes quantizer vq or fsq")
     if cfg.quantizer == "fsq" and len(cfg.fsq_levels) != cfg.code_dim:
         raise TokbenchError(f"fsq_levels {cfg.fsq_levels} must have code_dim={cfg.code_dim} entries")
+    if cfg.keep_lengths not in ("pow2", "uniform"):
+        raise TokbenchError(f"keep_lengths must be pow2 or uniform, not {cfg.keep_lengths!r}")
+    if cfg.codebook_init not in ("random", "kmeans"):
+        raise TokbenchError(f"codebook_init must be random or kmeans, not {cfg.codebook_init!r}")
     if cfg.codebook_size < 2:
         raise TokbenchError("codebook_size must be >= 2")
     layout = "1d" if family in ("latent1d", "flexible") else ("2d" if family == "grid2d" else cfg.layout)
@@ -144,7 +173,8 @@ class VisualTokenizer(nn.Module):
         """Training pass: (reconstruction in [0,1] scale, unclamped; {name: weighted aux loss}; info)."""
         self._check_images(images)
         z = self._encode_latents(images * 2 - 1)
-        zq, tokens, losses = self.quantizer(z)
+        with torch.autocast(device_type=z.device.type, enabled=False):  # codes and EMA updates stay fp32
+            zq, tokens, losses = self.quantizer(z.float())
         recon = self._decode_latents(zq, self._train_keep(zq)) * 0.5 + 0.5
         return recon, losses, {"tokens": tokens}
 
@@ -235,94 +265,10 @@ class ConvDecoder(nn.Module):
         return self.net(x)
 
 
-class Conv2DTokenizer(VisualTokenizer):
-    """A 2D grid of tokens, (image_size / 2^depth)^2 of them, read in raster order."""
-
-    def __init__(self, config: VQConfig) -> None:
-        super().__init__(config)
-        c = config
-        self.encoder = ConvEncoder(c.channels, c.width, c.depth, self.latent_dim)
-        self.decoder = ConvDecoder(c.channels, c.width, c.depth, self.latent_dim)
-        self.grid = c.image_size // 2 ** c.depth
-
-    @property
-    def tokens_per_image(self) -> int:
-        return self.grid * self.grid
-
-    def _encode_latents(self, x):
-        z = self.encoder(x)  # (B, D, g, g)
-        return z.flatten(2).transpose(1, 2)  # (B, g*g, D)
-
-    def _decode_latents(self, zq, keep):
-        b = zq.shape[0]
-        return self.decoder(zq.transpose(1, 2).reshape(b, self.latent_dim, self.grid, self.grid))
-
-
-# ---------------------------------------------------------------------------------------------- ViT backbone
-def _transformer(width: int, depth: int, heads: int) -> nn.TransformerEncoder:
+# ---------------------------------------------------------------------------------------------- ViT block
+def transformer(width: int, depth: int, heads: int) -> nn.TransformerEncoder:
+    """A stack of `depth` pre-norm ViT blocks (GELU MLP of 4x width, no dropout) with a final LayerNorm."""
     layer = nn.TransformerEncoderLayer(width, heads, dim_feedforward=4 * width, dropout=0.0, activation="gelu",
                                        batch_first=True, norm_first=True)
     return nn.TransformerEncoder(layer, depth, norm=nn.LayerNorm(width), enable_nested_tensor=False)
 
-
-class Latent1DTokenizer(VisualTokenizer):
-    """TiTok (Yu et al. 2024, "An Image is Worth 32 Tokens"): a ViT reads the patch tokens plus K learnable
-    latent tokens and keeps only the latents, which are quantized; a ViT decoder reads mask tokens (one per
-    patch) plus the quantized latents and predicts the patches from the mask-token positions.
-
-    `causal` (used by the flexible family) masks attention so latent i sees the patches and latents <= i only,
-    which gives the tokens an order (FlexTok, Bachmann et al. 2025)."""
-
-    def __init__(self, config: VQConfig, causal: bool = False) -> None:
-        super().__init__(config)
-        c = config
-        self.num_patches = (c.image_size // c.patch_size) ** 2
-        w, k = c.width, c.num_tokens
-        self.patch_in = nn.Conv2d(c.channels, w, c.patch_size, stride=c.patch_size)
-        self.patch_pos = nn.Parameter(torch.randn(1, self.num_patches, w) * 0.02)
-        self.latents = nn.Parameter(torch.randn(1, k, w) * 0.02)
-        self.encoder = _transformer(w, c.depth, c.heads)
-        self.to_code = nn.Linear(w, self.latent_dim)
-        self.from_code = nn.Linear(self.latent_dim, w)
-        self.latent_pos = nn.Parameter(torch.randn(1, k, w) * 0.02)
-        self.mask_patch = nn.Parameter(torch.randn(1, 1, w) * 0.02)
-        self.decoder = _transformer(w, c.depth, c.heads)
-        self.patch_out = nn.Linear(w, c.channels * c.patch_size ** 2)
-        self._causal = bool(causal)
-        if self._causal:
-            self.register_buffer("enc_mask", _causal_latent_mask(self.num_patches, k), persistent=False)
-
-    @property
-    def tokens_per_image(self) -> int:
-        return self.config.num_tokens
-
-    def _encode_latents(self, x):
-        b = x.shape[0]
-        patches = self.patch_in(x).flatten(2).transpose(1, 2) + self.patch_pos
-        seq = torch.cat([patches, self.latents.expand(b, -1, -1)], dim=1)
-        out = self.encoder(seq, mask=self.enc_mask if self._causal else None)
-        return self.to_code(out[:, self.num_patches:])
-
-    def _decode_latents(self, zq, keep):
-        b = zq.shape[0]
-        lat = self.from_code(zq)
-        lat = self._apply_keep(lat, keep)
-        lat = lat + self.latent_pos
-        seq = torch.cat([self.mask_patch.expand(b, self.num_patches, -1) + self.patch_pos, lat], dim=1)
-        out = self.patch_out(self.decoder(seq)[:, :self.num_patches])  # (B, P, C*p*p)
-        c, p, g = self.config.channels, self.config.patch_size, self.config.image_size // self.config.patch_size
-        out = out.reshape(b, g, g, c, p, p).permute(0, 3, 1, 4, 2, 5)
-        return out.reshape(b, c, g * p, g * p)
-
-    def _apply_keep(self, lat, keep):
-        return lat
-
-
-def _causal_latent_mask(num_patches: int, k: int) -> torch.Tensor:
-    """Boolean attention mask (True = blocked) over [patches, latents]: patches see patches only; latent i sees
-    all patches and latents 0..i, so earlier tokens cannot depend on later ones."""
-    n = num_patches + k
-    mask = torch.zeros(n, n, dtype=torch.bool)
-    mask[:num_patches, num_patches:] = True
-    mask[num_patches:, num_patches:] = torch.ones(k, k, dtype=torch.bool).triu(1)
-    return mask
