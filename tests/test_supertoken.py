@@ -278,9 +278,14 @@ _TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=2
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=_TEXT)
 def test_round_trip_random_text(runs, text):
-    for result in runs.values():
+    """SuperBPE round-trips any text; random-interval NFC-normalizes as upstream does (its documented
+    round trip is to the NFC form: e.g. U+0A33 decomposes under NFC)."""
+    import unicodedata
+
+    for recipe, result in runs.items():
         tok = load_tokenizer(result.run_dir)
-        assert tok.decode(tok.encode(text)) == text
+        expected = unicodedata.normalize("NFC", text) if recipe == "random-interval" else text
+        assert tok.decode(tok.encode(text)) == expected
 
 
 @settings(max_examples=40, deadline=None)
