@@ -50,6 +50,8 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         if value != value:
             return "nan"
+        if value.is_integer():  # one rule for counts, whatever type carried them: 19,204, 9, 441
+            return f"{int(value):,}"
         if abs(value) >= 1000:
             return f"{value:,.0f}"
         if abs(value) >= 10:
@@ -77,3 +79,14 @@ def metrics_table(title: str, metrics: dict[str, dict[str, Any]]):
     for key in names:
         table.add_row(key, *[fmt(metrics[ds].get(key, "")) for ds in datasets])
     return table
+
+
+#: which way a metric improves, the convention of eval-text's "better" column: +1 higher, -1 lower, 0 neither
+BETTER_ARROWS = {1: "↑", -1: "↓", 0: ""}
+BETTER_LEGEND = "↑ higher is better, ↓ lower is better"
+
+
+def better_header(header: str, direction: int) -> str:
+    """A column header marked with the way its metric improves (`BETTER_ARROWS`)."""
+    arrow = BETTER_ARROWS[direction]
+    return f"{header} {arrow}" if arrow else header

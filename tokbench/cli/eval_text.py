@@ -206,9 +206,11 @@ def sweep_vocab_command(
 
         title = (f"{payload['dataset']}: held-out corpus token count (lower is better) per requested vocabulary "
                  f"size; reached size in brackets when short ({payload['criterion']})")
+        scored = payload.get("scored", {})
         if list(payload["ctc"]) == ["all"]:  # one corpus: one row per size, nothing squeezed
-            table = Table(title=f"{payload['dataset']}: held-out corpus token count (lower is better) per "
-                                f"vocabulary size")
+            prov = scored.get("all", {})
+            table = Table(title=f"{payload['dataset']} ({prov.get('lines', 0):,} lines, {prov.get('bytes', 0):,} "
+                                "bytes): held-out corpus token count (lower is better) per vocabulary size")
             for col in ("V requested", "V reached", "corpus token count"):
                 table.add_column(col, justify="right")
             for size in payload["sizes"]:
@@ -227,7 +229,7 @@ def sweep_vocab_command(
         table.add_column("language")
         for s in payload["sizes"]:
             table.add_column(f"V={s:,}", justify="right", overflow="fold")
-        for col in ("b", "r2", "recommended V"):
+        for col in ("b", "r2", "recommended V", "held-out entries", "bytes"):
             table.add_column(col, justify="right", overflow="fold")
         for lang, by_size in payload["ctc"].items():
             fit = payload["fits"].get(lang, {})
@@ -235,8 +237,9 @@ def sweep_vocab_command(
             reached = payload.get("reached", {}).get(lang, {})
             cells = [fmt(by_size[s]) + (f" [{reached[s]:,}]" if reached.get(s, s) < s else "")
                      for s in payload["sizes"]]
+            prov = scored.get(lang, {})
             table.add_row(lang, *cells, fmt(fit.get("b", "")), fmt(fit.get("r2", "")),
-                          fmt(rec) if rec is not None else "-")
+                          fmt(rec) if rec is not None else "-", fmt(prov.get("lines", "")), fmt(prov.get("bytes", "")))
         stdout.print(table)
         for note in payload["notes"][:20]:
             stdout.print(f"note: {note}")
@@ -273,7 +276,7 @@ def inspect_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Each tokenizer's segmentation of a text, side by side: colored spans with ids, whitespace made
-    visible (· space, → tab, ↵ newline), byte fragments of multi-byte characters shown as <hex bytes>."""
+    visible (· space, → tab, ↵ newline), byte fragments of multi-byte characters shown as `<hex bytes>`."""
     from tokbench import load_tokenizer, requested_vocab, segment
 
     if (text is None) == (file is None):
@@ -343,8 +346,10 @@ def diff_command(
     specs = corpus or ["builtin:english"]
     c = Corpus(specs, split=evaluation_split(specs))
     vd = vocab_diff(ta, tb)
-    lines = most_different_lines(ta, tb, c.lines(), top=top, max_lines=max_lines)
+    scored: dict[str, int] = {}
+    lines = most_different_lines(ta, tb, c.lines(), top=top, max_lines=max_lines, scored=scored)
     payload = {"a": ta.name, "b": tb.name, "vocab": vd.to_dict(limit=top), "corpus": c.name, "lines": lines,
+               "provenance": {"corpus": c.name, "split": c.split, **scored},
                "vocab_sizes": {ta.name: {"requested": requested_vocab(ta), "reached": ta.vocab_size},
                                tb.name: {"requested": requested_vocab(tb), "reached": tb.vocab_size}}}
 
@@ -358,7 +363,9 @@ def diff_command(
                      f"{fmt(v['only_a'])} only in {p['a']}, {fmt(v['only_b'])} only in {p['b']}")
         stdout.print(f"  only in {p['a']}: " + "  ".join(v["examples_only_a"][:top]))
         stdout.print(f"  only in {p['b']}: " + "  ".join(v["examples_only_b"][:top]))
-        stdout.print(f"lines of {p['corpus']} whose segmentation differs most:")
+        prov = p["provenance"]
+        stdout.print(f"lines of {prov['corpus']} ({prov['split']} split, {prov['lines']:,} non-blank lines, "
+                     f"{prov['bytes']:,} bytes compared) whose segmentation differs most:", markup=False)
         for ln in p["lines"]:
             stdout.print(f"[dim]line {ln['line_number']}, distance {ln['distance']:.2f}, "
                          f"{ln['tokens_a']} vs {ln['tokens_b']} tokens[/dim]")
@@ -394,8 +401,9 @@ def probe_command(
         from rich.text import Text
 
         for r in p["results"]:
-            table = Table(title=f"{r['tokenizer']}: {r['contexts']:,} word occurrences, {r['words']:,} distinct words, "
-                                f"{r['tokens_checked']:,} vocabulary tokens checked")
+            table = Table(title=f"{r['tokenizer']} on {p['corpus']} ({p['split']} split, {r['lines']:,} lines, "
+                                f"{r['bytes']:,} bytes): {r['contexts']:,} word occurrences, {r['words']:,} distinct "
+                                f"words, {r['tokens_checked']:,} vocabulary tokens checked")
             for col in ("category", "rate", "count", "most frequent cases"):
                 table.add_column(col)
             for cat, rate_ in r["rates"].items():
@@ -411,4 +419,4 @@ def probe_command(
             for note in r.get("notes", []):
                 stdout.print(f"note: {note}")
 
-    emit({"corpus": c.name, "results": out}, json_out, render)
+    emit({"corpus": c.name, "split": c.split, "results": out}, json_out, render)

@@ -56,10 +56,10 @@ def train_bpe_command(
     terms: Annotated[Optional[Path], typer.Option("--terms", help="domain: file of terms to keep whole, one a line.")] = None,
     uncased: Annotated[bool, typer.Option("--uncased", help="domain: lowercase (KL3M is cased by default).")] = False,
     pad_pow2: Annotated[bool, typer.Option("--pad-pow2", help="domain: pad the vocabulary to a power of two.")] = False,
-    recipe: Annotated[Optional[str], typer.Option("--recipe", help="supertoken: superbpe or random-interval.")] = None,
-    transition: Annotated[Optional[int], typer.Option("--transition", help="supertoken (superbpe): vocab size t where stage 2 starts.")] = None,
+    recipe: Annotated[Optional[str], typer.Option("--recipe", help="supertoken: superbpe or random-interval (default superbpe).")] = None,
+    transition: Annotated[Optional[int], typer.Option("--transition", help="supertoken (superbpe): vocab size t where stage 2 starts (default 0.9 × --vocab-size).")] = None,
     max_words: Annotated[Optional[int], typer.Option("--max-words", help="supertoken: most words in one supertoken.")] = None,
-    triad_form: Annotated[Optional[str], typer.Option("--triad-form", help="triad: vocab (one token per triad+suffix) or suffix (triads + marker tokens).")] = None,
+    triad_form: Annotated[Optional[str], typer.Option("--triad-form", help="triad: vocab (one token per triad+suffix) or suffix (triads + marker tokens) (default vocab).")] = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", "-o", help="Extra variant option KEY=VALUE, repeatable.")] = None,
     errors: ErrorsOpt = "strict",
     no_eval: Annotated[bool, typer.Option("--no-eval", help="Skip the held-out evaluation.")] = False,
@@ -107,7 +107,8 @@ def train_bpe_command(
         if added:
             size = (f"vocab {v['reached']:,} ({v['reached'] - added:,} BPE of {v['requested']:,} requested + "
                     f"{added:,} added by the variant)")
-        stdout.print(metrics_table(f"{variant} BPE, {size}: {payload['run_dir']}", payload["metrics"]))
+        kind = "sentencepiece unigram" if backend == "spm" and model_type == "unigram" else f"{variant} BPE"
+        stdout.print(metrics_table(f"{kind}, {size}: {payload['run_dir']}", payload["metrics"]))
         for note in payload.get("notes", []):
             stdout.print(f"note: {note}")
         stdout.print(f"tokenizer: [bold]{payload['tokenizer']}[/bold]")

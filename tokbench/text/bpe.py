@@ -523,6 +523,16 @@ def train_bpe(corpus: str | list[str] | None = None, *, vocab_size: int | None =
     return result
 
 
+def comparison_label(dataset: str, values: dict[str, Any], evaluations: dict[str, Any]) -> str:
+    """The label a variant's comparison metrics go under: the held-out report's own label only when they were
+    computed on the same lines (same `lines` and `bytes`), else a label of their own, so that two figures from
+    two evaluations never share one row."""
+    held = evaluations.get(dataset)
+    if held is not None and (values.get("lines"), values.get("bytes")) != (held["lines"], held["bytes"]):
+        return f"{dataset} (variant comparison)"
+    return dataset
+
+
 def _finish_run(run: Run, spec: BPESpec, outcome: VariantOutcome, heldout: Corpus | None, seconds: float,
                 config: dict[str, Any], input_notes: list[str]) -> TrainResult:
     """Inside the open run: manifest, training metrics, held-out evaluation, notes."""
@@ -546,7 +556,7 @@ def _finish_run(run: Run, spec: BPESpec, outcome: VariantOutcome, heldout: Corpu
                                 "bytes": values.get("bytes", 0)}
         metrics = run.update_metrics(dataset, values)
     for dataset, values in outcome.extra_metrics.items():
-        metrics = run.update_metrics(dataset, values)
+        metrics = run.update_metrics(comparison_label(dataset, values, evaluations), values)
     notes += comparison_notes(outcome.extra_metrics, vocab["reached"])
     run.update_info(vocab=vocab, evaluations=evaluations, **({"notes": notes} if notes else {}))
     return TrainResult(run_dir=run.path, tokenizer_path=tokenizer_path, metrics=metrics, config=config,

@@ -423,18 +423,21 @@ def _domain_report(corpus, artifacts: Path, plain_tok, reference: str, terms: li
     terms' occurrences for both tokenizers, and the share of lines the normalizer changes (those do not
     round-trip)."""
     from tokbench.sources.text import Corpus
+    from tokbench.text.evaluate import evaluation_lines
     from tokbench.text.tokenizer import HFTokenizer
 
     domain_tok = HFTokenizer("domain", artifacts / "tokenizer.json")
     out: dict[str, dict] = {}
     for name in dict.fromkeys([corpus.name, reference]):
-        text = Corpus(name.split("+"), split="heldout").text(max_chars=2_000_000)
-        if not text:
+        # the very lines train-bpe's held-out report scores under the same label (non-blank, no newline)
+        lines = list(evaluation_lines(Corpus(name.split("+"), split="heldout").lines()))
+        if not lines:
             continue
-        values = {"tokens_per_char": _tokens_per_char(domain_tok, text),
-                  "plain_tokens_per_char": _tokens_per_char(plain_tok, text)}
+        values = {"lines": len(lines), "bytes": sum(len(ln.encode("utf-8")) for ln in lines),
+                  "tokens_per_char": _tokens_per_char(domain_tok, lines),
+                  "plain_tokens_per_char": _tokens_per_char(plain_tok, lines),
+                  "plain_vocab_size": plain_tok.vocab_size}
         values["tokens_per_char_ratio_vs_plain"] = values["tokens_per_char"] / values["plain_tokens_per_char"]
-        lines = text.splitlines(keepends=True)
         values["normalizer_changed_line_share"] = sum(norm(ln) != ln for ln in lines) / max(1, len(lines))
         if name == corpus.name and terms:
             normalized = [norm(ln) for ln in lines]  # occurrences as the tokenizer sees them, offsets aligned
@@ -448,10 +451,9 @@ def _domain_report(corpus, artifacts: Path, plain_tok, reference: str, terms: li
     return out
 
 
-def _tokens_per_char(tok, text: str) -> float:
+def _tokens_per_char(tok, lines: list[str]) -> float:
     """Tokens / Unicode code points over lines encoded one by one (as the held-out evaluation does)."""
-    lines = text.splitlines(keepends=True)
-    return sum(len(ids) for ids in tok.encode_batch(lines)) / max(len(text), 1)
+    return sum(len(ids) for ids in tok.encode_batch(lines)) / max(sum(len(ln) for ln in lines), 1)
 
 
 # ---------------------------------------------------------------------------------------------- char
@@ -608,9 +610,12 @@ def _char_report(spec, corpus, artifacts: Path, options: dict[str, Any]) -> dict
     values = {k: v for k, v in boundary_agreement(HFTokenizer("char", artifacts / "tokenizer.json"),
                                                   lines, rate, seed).items()}
     values["ocr_rate"] = rate
+    values.update(lines=len(lines), bytes=sum(len(ln.encode("utf-8")) for ln in lines))  # what was scored
     if options.get("compare", True):
         with tempfile.TemporaryDirectory(prefix="tokbench-plain-") as tmp:
             train_plain(replace(spec, variant="plain", max_token_length=None, options={}), corpus, Path(tmp), {})
-            plain = boundary_agreement(HFTokenizer("plain", Path(tmp) / "tokenizer.json"), lines, rate, seed)
+            plain_tok = HFTokenizer("plain", Path(tmp) / "tokenizer.json")
+            plain = boundary_agreement(plain_tok, lines, rate, seed)
             values.update({f"plain_{k}": v for k, v in plain.items()})
+            values["plain_vocab_size"] = plain_tok.vocab_size
     return {f"{corpus.name}/heldout (ocr noise)": values}

@@ -142,6 +142,8 @@ def train_bpe_on_engine(corpus: str | list[str] | None = None, *, vocab_size: in
                      "shard_bytes": shard_bytes} if needs_engine else None
     config = {"spec": asdict(spec), "corpus": corpus_specs, "errors": errors, "evaluate": evaluate,
               "engine": engine_config, "from_counts": str(from_counts) if from_counts is not None else None}
+    if engine_config is not None and scheduler is not None:  # refuse before a run folder exists
+        cluster.check_scheduler(scheduler)
     if resume is not None:
         run = Run.resume(resume)
     else:

@@ -117,7 +117,7 @@ def comparison_notes(extra_metrics: dict[str, dict[str, Any]], reached: int) -> 
         plain = values.get("plain_vocab_size")
         if plain is None:
             continue
-        own = int(values.get("supertoken_vocab_size", reached))
+        own = int(values.get("supertoken_vocab_size", values.get("variant_vocab_size", reached)))
         if int(plain) != own:
             notes.append(f"{dataset}: the plain BPE peer reached {int(plain):,} tokens and this tokenizer {own:,}: "
                          "the comparison is NOT at equal vocabulary")

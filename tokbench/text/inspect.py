@@ -184,15 +184,21 @@ def segmentation_distance(a: Sequence[Span], b: Sequence[Span]) -> float:
 
 
 def most_different_lines(a: TextTokenizer, b: TextTokenizer, lines: Iterable[str], top: int = 10,
-                         max_lines: int = 20000) -> list[dict[str, Any]]:
-    """The corpus lines whose segmentations under `a` and `b` differ most (by boundary distance, then length)."""
+                         max_lines: int = 20000, scored: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """The corpus lines whose segmentations under `a` and `b` differ most (by boundary distance, then length).
+
+    Looks at the first `max_lines` lines and compares the non-blank ones; `scored`, when given, receives their
+    count and UTF-8 bytes as `lines` and `bytes` (the comparison's provenance)."""
     heap: list[tuple[float, int, int, str, list[str], list[str]]] = []
-    for n, line in enumerate(lines):
+    n_scored = n_bytes = 0
+    for n, raw in enumerate(lines):
         if n >= max_lines:
             break
-        line = line.rstrip("\n")
+        line = raw.rstrip("\n")
         if not line.strip():
             continue
+        n_scored += 1
+        n_bytes += len(raw.encode("utf-8"))  # as the held-out report counts a line: with its newline
         sa, sb = segment(a, line), segment(b, line)
         dist = segmentation_distance(sa, sb)
         item = (dist, abs(len(sa) - len(sb)), -n, line, [s.label() for s in sa], [s.label() for s in sb])
@@ -204,6 +210,8 @@ def most_different_lines(a: TextTokenizer, b: TextTokenizer, lines: Iterable[str
     for dist, dlen, neg_n, line, la, lb in sorted(heap, key=lambda x: x[:3], reverse=True):
         out.append({"line_number": -neg_n + 1, "text": line, "distance": round(dist, 4), "tokens_a": len(la),
                     "tokens_b": len(lb), "segments_a": la, "segments_b": lb})
+    if scored is not None:
+        scored.update(lines=n_scored, bytes=n_bytes)
     return out
 
 
@@ -214,6 +222,8 @@ class ProbeReport:
 
     words: int = 0
     contexts: int = 0
+    lines: int = 0  # provenance: the non-blank lines probed and their UTF-8 bytes
+    bytes: int = 0
     rates: dict[str, float | None] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -251,8 +261,8 @@ def probe_nonunique(tokenizer: TextTokenizer, lines: Iterable[str], max_lines: i
     surfaces: set[str] = set()
     aligned = True
     n_lines = 0
-    for line in lines:
-        line = line.rstrip("\n")
+    for raw in lines:
+        line = raw.rstrip("\n")
         if not line.strip():
             continue
         n_lines += 1
@@ -262,6 +272,8 @@ def probe_nonunique(tokenizer: TextTokenizer, lines: Iterable[str], max_lines: i
         if spans and spans[0].byte_start is None:
             aligned = False
             break
+        report.lines += 1
+        report.bytes += len(raw.encode("utf-8"))  # as the held-out report counts a line: with its newline
         char_pos = 0
         for word in line.split():
             char_pos = line.index(word, char_pos)

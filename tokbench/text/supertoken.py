@@ -199,7 +199,7 @@ def train_supertoken(spec: BPESpec, corpus: Corpus, artifacts: Path, options: di
     extra: dict[str, dict[str, Any]] = {"training": timing}
     notes = []
     if opts["recipe"] == "superbpe" and timing["stage1_vocab_reached"] < opts["transition"]:
-        notes.append(f"stage 1 stopped at {timing['stage1_vocab_reached']} tokens, below t = {opts['transition']}: "
+        notes.append(f"stage 1 stopped at {timing['stage1_vocab_reached']:,} tokens, below t = {opts['transition']:,}: "
                      f"no pair left with count >= {spec.min_frequency}; stage 2 started there")
     heldout = Corpus(corpus.specs, split="heldout", errors=corpus.errors)
     if any(line.strip() for line in heldout.lines()):
@@ -765,15 +765,21 @@ def space_spanning_share(token_bytes: Iterable[bytes]) -> float:
 
 def compare_on_heldout(path: Path, plain_path: Path | None, lines: Iterable[str]) -> dict[str, Any]:
     """Bytes/token (UTF-8 bytes / tokens, each line encoded alone) of the supertoken tokenizer and of a plain
-    BPE of the same size, their ratio, and the occurrence share of space-spanning tokens."""
-    from tokbench.metrics import rate
+    BPE of the same size, their ratio, and the occurrence share of space-spanning tokens.
 
-    lines = [ln for ln in lines if ln]
+    Both tokenizers score `evaluation_lines(lines)`, the very lines of train-bpe's held-out report under the same
+    label; `lines` and `bytes` say what was scored."""
+    from tokbench.metrics import rate
+    from tokbench.text.evaluate import evaluation_lines
+
+    lines = list(evaluation_lines(lines))
     n_bytes = sum(len(ln.encode("utf-8")) for ln in lines)
     tok = load_tokenizer(f"hf:{path}")
     ids = [i for seq in tok.encode_batch(lines) for i in seq]
     spans = [tok.token_bytes(i) for i in ids]
     out: dict[str, Any] = {
+        "lines": len(lines),
+        "bytes": n_bytes,
         "supertoken_bytes_per_token": rate.bytes_per_token(n_bytes, len(ids)),
         "space_spanning_token_share": space_spanning_share(spans),
         "space_spanning_vocab_share": space_spanning_share(tok.token_bytes(i) for i in range(tok.vocab_size)),

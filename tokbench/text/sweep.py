@@ -89,17 +89,21 @@ class SweepResult:
     notes: list[str] = field(default_factory=list)
     dataset: str = ""
     run_dir: str | None = None
+    #: provenance per corpus key: held-out `lines` (entries) and their UTF-8 `bytes` counted, `train_lines`
+    scored: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def rows(self, dataset: str | None = None) -> list[dict[str, Any]]:
         dataset = dataset or self.dataset
         out = []
         for lang, by_size in self.ctc.items():
             extra = {"language": lang, "script": self.scripts[lang]} if lang in self.scripts else {}
+            scored = self.scored.get(lang, {})
+            prov = {"lines": scored.get("lines"), "bytes": scored.get("bytes")}
             for size, count in by_size.items():
                 out.append({"subject": f"sweep:{size}", "dataset": dataset, "metric": "corpus_token_count",
                             "value": count, "budget": size, "vocab_size_requested": size,
                             "vocab_size_reached": self.reached.get(lang, {}).get(size), "command": "sweep-vocab",
-                            "split": "heldout", **extra})
+                            "split": "heldout", **prov, **extra})
             fit = self.fits.get(lang)
             if fit:
                 for k in ("a", "b", "r2"):
@@ -114,6 +118,7 @@ class SweepResult:
         return {"dataset": dataset or self.dataset, "sizes": self.sizes, "ctc": self.ctc, "reached": self.reached,
                 "fits": self.fits, "recommended": self.recommended, "criterion": self.criterion,
                 "reference_size": self.reference_size, "scripts": self.scripts, "notes": self.notes,
+                "scored": self.scored,
                 **({"run_dir": self.run_dir} if self.run_dir else {})}
 
     def write_csv(self, folder: str | Path) -> list[Path]:
@@ -129,6 +134,8 @@ def _sweep_one(key: str, train: list[str], held: list[str], sizes: list[int], sp
                result: SweepResult) -> None:
     """Train once at the largest size, count held-out tokens at every nested size, fit on reached sizes."""
     big = _train_in_memory(train, sizes[-1], spec_kwargs)
+    result.scored[key] = {"lines": len(held), "bytes": sum(len(t.encode("utf-8")) for t in held),
+                          "train_lines": len(train)}
     full = big.get_vocab_size(with_added_tokens=True)
     result.ctc[key], result.reached[key] = {}, {}
     for size in sizes:

@@ -338,17 +338,24 @@ def _report(spec, corpus, artifacts: Path, transform: TriadTransform, numbers_sp
 
     lines = list(Corpus(numbers_spec, split="heldout").lines())
     triad_tok = TransformedTokenizer(HFTokenizer("triad", artifacts / "tokenizer.json"), transform, "triad")
-    values = {f"triad_{k}": v for k, v in number_metrics(triad_tok, lines).items()}
+    values = {(k if k in ("lines", "bytes") else f"triad_{k}"): v
+              for k, v in number_metrics(triad_tok, lines).items()}
     if compare:
         with tempfile.TemporaryDirectory(prefix="tokbench-plain-") as tmp:
             train_plain(replace(spec, variant="plain", options={}), corpus, Path(tmp), {})
             plain_tok = HFTokenizer("plain", Path(tmp) / "tokenizer.json")
-            values.update({f"plain_{k}": v for k, v in number_metrics(plain_tok, lines).items()})
+            values.update({f"plain_{k}": v for k, v in number_metrics(plain_tok, lines).items()
+                           if k not in ("lines", "bytes")})
+            values["plain_vocab_size"] = plain_tok.vocab_size  # HF stops early when no pair reaches min_frequency
+            values["variant_vocab_size"] = triad_tok.vocab_size  # BPE + triad tokens: what the peer is weighed against
     return {f"{numbers_spec}/heldout": values}
 
 
 def number_metrics(tokenizer, lines: Iterable[str]) -> dict[str, float]:
     """Numeric tokenization report over text lines.
+
+    Scores `evaluation_lines(lines)` (the non-blank lines, as train-bpe's held-out report does); `lines` and
+    `bytes` say what was scored.
 
     * `bytes_per_token`: UTF-8 bytes of the original lines / tokens, and `round_trip_rate` (exact lines);
     * `tokens_per_number`: mean len(encode(n)) over every supported number n encoded on its own, and the same
@@ -364,7 +371,9 @@ def number_metrics(tokenizer, lines: Iterable[str]) -> dict[str, float]:
     patterns: dict[tuple, Counter] = defaultdict(Counter)
     numbers: list[str] = []
     shapes: list[ParsedNumber] = []
-    for line in lines:
+    from tokbench.text.evaluate import evaluation_lines
+
+    for line in evaluation_lines(lines):
         ids = tokenizer.encode(line)
         n_lines += 1
         n_bytes += len(line.encode("utf-8"))
@@ -378,8 +387,8 @@ def number_metrics(tokenizer, lines: Iterable[str]) -> dict[str, float]:
         if num.exponent is not None:
             per_exp[num.exponent].append(len(ids))
         patterns[num.shape][tuple(len(tokenizer.token_bytes(i)) for i in ids)] += 1
-    out: dict[str, float] = {"bytes_per_token": n_bytes / max(n_tokens, 1), "round_trip_rate": exact / max(n_lines, 1),
-                             "numbers": len(numbers)}
+    out: dict[str, float] = {"lines": n_lines, "bytes": n_bytes, "bytes_per_token": n_bytes / max(n_tokens, 1),
+                             "round_trip_rate": exact / max(n_lines, 1), "numbers": len(numbers)}
     if numbers:
         all_counts = [c for counts in per_exp.values() for c in counts]
         out["tokens_per_number"] = sum(all_counts) / max(len(all_counts), 1)
