@@ -56,7 +56,7 @@ def run_child(args: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))  # whole first sentence
     parser.add_argument("--sizes", default="8,32,128", help="corpus sizes in MB")
     parser.add_argument("--vocab-size", type=int, default=32000)
     parser.add_argument("--variant", default="plain", choices=("plain", "supertoken"))

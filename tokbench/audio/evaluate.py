@@ -68,13 +68,13 @@ def _is_monotonic(values: list[float], increasing: bool) -> bool:
 def evaluate_audio(run_dir: str | os.PathLike, data: str | list[str] | None = None, split: str = "test",
                    max_clips: int | None = None, n_wavs: int = 3, device: str | None = None,
                    on_error: str = "error", write: bool = True) -> dict:
-    """Rate-distortion evaluation of a trained codec for n_q = 1..N (on builtin:speech unless `data` says
-    otherwise); attaches the results to the run."""
+    """Rate-distortion evaluation of a trained codec for n_q = 1..N; attaches the results to the run. `data`
+    defaults to the sources the run was trained on (run.json `config.data`, else builtin:speech); other
+    sources are evaluated with a note in the result saying so."""
     import torch
 
     from tokbench.sources.audio import DEFAULT_DATA
 
-    data = data or DEFAULT_DATA
     if n_wavs < 0 or (max_clips is not None and max_clips < 1):
         raise TokbenchError(f"need --wavs >= 0 and --max-clips >= 1 (got {n_wavs} and {max_clips})")
 
@@ -88,6 +88,17 @@ def evaluate_audio(run_dir: str | os.PathLike, data: str | list[str] | None = No
         raise TokbenchError(f"{run_dir}: not an audio-codec run (kind {record.kind!r})")
     if record.status == "running":
         raise TokbenchError(f"{run_dir}: run is still training")
+    config = record.info.get("config")
+    trained = config.get("data") if isinstance(config, dict) else None
+    trained = [trained] if isinstance(trained, str) else trained
+    trained = list(trained) if isinstance(trained, list) and trained and all(
+        isinstance(d, str) for d in trained) else None
+    data = data or trained or DEFAULT_DATA
+    given = [data] if isinstance(data, str) else list(data)
+    notes = []
+    if trained is not None and given != trained:
+        notes.append(f"evaluated on {', '.join(given)}, but the run was trained on {', '.join(trained)}: "
+                     "the numbers are not a test on its own data")
     device = pick_device(device)
     model = load_codec(record.path, device)
     cfg = model.cfg
@@ -168,6 +179,7 @@ def evaluate_audio(run_dir: str | os.PathLike, data: str | list[str] | None = No
               "seconds": clips.seconds, "frames": n_frames, "sample_rate": sr, "frame_rate": cfg.frame_rate,
               "codebook_size": cfg.codebook_size, "n_q": cfg.n_q, "budgets": budgets, "levels": levels,
               "monotonic": monotonic, "unavailable": unavailable, "warnings": clips.warnings,
+              "trained_on": trained, "notes": notes,
               "eval_dir": str(record.artifacts / "eval")}
     if write:
         _attach(record.path, dataset, rows, result, wavs)

@@ -8,8 +8,11 @@ from typing import Annotated, Any, Optional
 import typer
 
 from tokbench.cli import app
-from tokbench.cli.common import DEFAULT_RUNS_DIR, JsonOpt, NameOpt, RunsDirOpt, emit, fmt, stderr, stdout
+from tokbench.cli.common import (BETTER_LEGEND, DEFAULT_RUNS_DIR, JsonOpt, NameOpt, RunsDirOpt, better_header, emit,
+                                  fmt, stderr, stdout)
 
+#: which way each codebook-level statistic improves (+1 higher, -1 lower is better)
+LEVEL_DIRECTIONS = {"level": 0, "usage": 1, "entropy_bits": 1, "perplexity": 1, "dead_codes": -1}
 DataOpt = Annotated[Optional[list[str]], typer.Option(
     "--data", "-d", help="Audio source, repeatable: a wav/flac file or folder, builtin:speech or builtin:signals.")]
 SkipBadOpt = Annotated[bool, typer.Option("--skip-bad", help="Leave unreadable or empty files out (counted) "
@@ -73,7 +76,9 @@ def fit_audio_command(
 @app.command("eval-audio")
 def eval_audio_command(
     run: Annotated[Path, typer.Argument(help="An audio-codec run folder.")],
-    data: DataOpt = None,
+    data: Annotated[Optional[list[str]], typer.Option(
+        "--data", "-d", help="Audio source, repeatable: a wav/flac file or folder, builtin:speech or builtin:signals. "
+        "Default: the sources the run was trained on (run.json); the report notes any other source.")] = None,
     split: Annotated[str, typer.Option("--split", help="all, train or test.")] = "test",
     max_clips: Annotated[Optional[int], typer.Option("--max-clips", help="Evaluate at most this many clips.")] = None,
     wavs: Annotated[int, typer.Option("--wavs", help="Clips written to artifacts/eval as wavs.")] = 3,
@@ -91,20 +96,26 @@ def eval_audio_command(
     def render(r: dict[str, Any]) -> None:
         from rich.table import Table
 
+        from tokbench.audio.evaluate import HIGHER_IS_BETTER
+
         cols = [c for c in COLUMNS if any(c in b for b in r["budgets"])]
         table = Table(title=f"{r['subject']} on {r['dataset']} ({r['clips']} clips, {fmt(r['seconds'])} s)")
         table.add_column("n_q", justify="right", style="bold")
         for c in cols:
-            table.add_column(COLUMNS[c], justify="right", no_wrap=True)
+            direction = (1 if HIGHER_IS_BETTER[c] else -1) if c in HIGHER_IS_BETTER else 0
+            table.add_column(better_header(COLUMNS[c], direction), justify="right", no_wrap=True)
         for b in r["budgets"]:
             table.add_row(str(b["n_q"]), *[f"{b[c]:.2f}" if b.get(c) is not None else "-" for c in cols])
         stdout.print(table)
         levels = Table(title="codebook use per quantizer level")
-        for c in ("level", "usage", "entropy_bits", "perplexity", "dead_codes"):
-            levels.add_column(c, justify="right")
+        for c, direction in LEVEL_DIRECTIONS.items():
+            levels.add_column(better_header(c, direction), justify="right")
         for lv in r["levels"]:
             levels.add_row(*[fmt(lv[c]) for c in ("level", "usage", "entropy_bits", "perplexity", "dead_codes")])
         stdout.print(levels)
+        stdout.print(BETTER_LEGEND)
+        for note in r.get("notes") or []:
+            stdout.print(f"[yellow]note:[/yellow] {note}")
         mono = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in r["monotonic"].items())
         stdout.print(f"improves with every added quantizer: {mono}")
         for u in r["unavailable"]:

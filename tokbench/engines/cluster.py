@@ -23,6 +23,7 @@ from tokbench.errors import TokbenchError
 
 ENGINES = ("dask",)
 DEFAULT_RETRIES = 2
+SCHEDULER_PROBE_SECONDS = 5.0
 LOCAL_HOST = "127.0.0.1"
 #: local clusters run their workers as processes (parallel Python); tests set this to False (threads, no sockets)
 LOCAL_PROCESSES = True
@@ -54,6 +55,28 @@ def local_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+def check_scheduler(scheduler: str, timeout: float = SCHEDULER_PROBE_SECONDS) -> None:
+    """Fail fast (TokbenchError) when nothing listens at a `tcp://` or `tls://` scheduler address: a plain TCP
+    connect with a short timeout, so a caller can refuse before it creates anything (Dask's own connect retries
+    for 20 s). Other schemes (inproc://, ucx://) are left to Dask."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
+    if parts.scheme not in ("tcp", "tls"):
+        return
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise TokbenchError(f"--scheduler {scheduler!r}: expected an address like tcp://host:8786")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise TokbenchError(f"cannot reach the Dask scheduler at {scheduler}: {exc.strerror or exc}") from None
+
+
 @contextmanager
 def open_cluster(engine: str = "dask", scheduler: str | None = None, workers: int | None = None,
                  processes: bool | None = None) -> Iterator[Any]:
@@ -75,6 +98,7 @@ def open_cluster(engine: str = "dask", scheduler: str | None = None, workers: in
     if scheduler is not None:
         if workers is not None:
             raise TokbenchError("--workers sizes the local cluster; a cluster given by --scheduler has its own")
+        check_scheduler(scheduler)
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError, ValueError) as exc:

@@ -140,16 +140,36 @@ def _mean_image(data: str, shape, eval_images: np.ndarray) -> tuple[np.ndarray, 
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
-def evaluate_vq(run_dir: str | Path, data: str = "builtin:fashion-mnist", split: str = "test",
+def trained_on(run_dir: str | Path) -> str | None:
+    """The image source a visual-vq run was trained on (its run.json `config.data`), or None if unrecorded."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = (read_json(path).get("config") or {}).get("data")
+    except (TokbenchError, OSError, ValueError, AttributeError):
+        return None
+    return data if isinstance(data, str) and data else None
+
+
+def evaluate_vq(run_dir: str | Path, data: str | None = None, split: str = "test",
                 limit: int | None = DEFAULT_LIMIT, batch_size: int = 256, budgets: list[int] | None = None,
                 inception_weights: str | Path | None = None, examples: int = 32, model=None,
                 write: bool = True, strict: bool = False) -> dict[str, Any]:
     """Evaluate the model in `run_dir` (or `model`, written into `run_dir`) on `split` of `data`; see the
     module doc for every metric. Returns the report dict (also written into the run unless `write=False`).
+    `data` defaults to the source the run was trained on (run.json), else builtin:fashion-mnist; another
+    source is evaluated with a note in the report saying so, since its images are converted to the model's shape.
     `strict` makes an unreadable file in an image folder an error instead of a skipped, counted file."""
     import torch
 
     run_dir = Path(run_dir)
+    source = trained_on(run_dir)
+    data = data or source or "builtin:fashion-mnist"
+    notes = []
+    if source is not None and data != source:
+        notes.append(f"evaluated on {data}, but the run was trained on {source}: its images are converted to "
+                     "the model's input shape, so the numbers are not comparable with a test on its own data")
     if write and not (run_dir / RUN_FILE).is_file():
         raise TokbenchError(f"{run_dir}: not a run folder (no {RUN_FILE})")
     if model is None:
@@ -299,7 +319,7 @@ def evaluate_vq(run_dir: str | Path, data: str = "builtin:fashion-mnist", split:
     summary = {
         "dataset": dataset_name, "images": n, "image_shape": list(shape), "family": family,
         "tokens_per_image": full, "bits_per_token": bpt, "budgets": per_budget, "baseline": baseline,
-        "unavailable": unavailable, "skipped_files": dataset.skipped,
+        "unavailable": unavailable, "skipped_files": dataset.skipped, "trained_on": source, "notes": notes,
         "encode_images_per_second": n / encode_seconds if encode_seconds > 0 else None,
         "decode_images_per_second": n * len(chosen) / decode_seconds if decode_seconds > 0 else None,
     }

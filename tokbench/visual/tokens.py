@@ -45,6 +45,23 @@ def _check_budget(model, budget: int | None, available: int) -> int:
     return int(budget)
 
 
+def _precheck_budget(run_dir: str | os.PathLike, budget: int | None) -> None:
+    """Refuse a short `budget` for a fixed-length run from its model.json alone, before torch and the weights
+    load (seconds); `_check_budget` repeats the check, and checks the range, on the loaded model."""
+    if budget is None:
+        return
+    from tokbench.runs import read_json
+    from tokbench.visual.model_io import MODEL_JSON, _model_dir
+
+    desc = read_json(_model_dir(Path(run_dir)) / MODEL_JSON)
+    if not isinstance(desc, dict):
+        return  # load_model reports a malformed model.json
+    family, full = desc.get("family"), desc.get("tokens_per_image")
+    if isinstance(family, str) and family != "flexible" and isinstance(full, int) and budget != full:
+        raise TokbenchError(f"--budget {budget}: a {family} model always uses all {full} tokens "
+                            "(only flexible runs take a shorter budget)")
+
+
 def _inputs(run_dir: str | os.PathLike, *sources: str | os.PathLike) -> tuple[Path, ...]:
     run = Path(run_dir)
     weights = [p for p in run.glob("artifacts/*") if p.is_file()] if run.is_dir() else []
@@ -56,6 +73,7 @@ def tokenize_images(source: str | os.PathLike, run_dir: str | os.PathLike, out: 
     """Encode one image file, or every image under a folder, with the run's visual tokenizer into a token file.
 
     Each image is resized (shorter side) and center-cropped to the model's size and converted to its channels."""
+    _precheck_budget(run_dir, budget)
     import torch
 
     from tokbench.sources.images import read_image_files
@@ -160,6 +178,7 @@ def _output_paths(out: Path, names: list[str]) -> list[Path]:
 def detokenize_images(tokens: str | os.PathLike, run_dir: str | os.PathLike, out: str | os.PathLike,
                       budget: int | None = None, device: str = "cpu") -> dict:
     """Decode a token file with the run's tokenizer into PNG images (a flexible run: from the first `budget`)."""
+    _precheck_budget(run_dir, budget)
     import torch
 
     from tokbench.visual.model_io import load_model

@@ -79,6 +79,7 @@ class FitResult:
     resumed_from: int | None = None
     message: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    processes: int = 1  # the torchrun world size (images_per_second counts every process)
     model: Any = field(default=None, repr=False, compare=False)  # the trained nn.Module (on every DDP rank)
 
     def to_dict(self) -> dict[str, Any]:
@@ -459,9 +460,8 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
         if ddp.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            # the flexible family's mask token is unused in a step where every sample keeps all K tokens
             train_model = DistributedDataParallel(model, device_ids=[dev] if dev.startswith("cuda") else None,
-                                                  find_unused_parameters=family == "flexible")
+                                                  find_unused_parameters=has_unused_parameters(model))
         status, last_good = "done", start
         with (task(f"fit-vq {family}", total=tcfg.steps) if ddp.is_main else _NoBar()) as bar:
             bar.update(completed=start)
@@ -534,7 +534,16 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
             run.finish("failed", message)
     return FitResult(run.path if run else None, family, status, last_good, final_loss, seconds, ips,
                      resumed_from=start if run_path is not None else None, message=message, metrics=metrics,
-                     model=model)
+                     processes=ddp.world, model=model)
+
+
+def has_unused_parameters(model) -> bool:
+    """Whether a training step leaves some parameter out of the graph, which DDP must then be told
+    (`find_unused_parameters`, an extra graph walk per step that warns when nothing is unused). Only the flexible
+    family's mask token can be: nested dropout puts it in every training step's graph (a `torch.where` over all
+    positions, even when no sample drops a token), so it is unused only when nested dropout is off."""
+    config = getattr(model, "config", None)
+    return getattr(model, "family", None) == "flexible" and not getattr(config, "nested_dropout", True)
 
 
 class _NoBar:
