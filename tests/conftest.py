@@ -70,3 +70,13 @@ def tiny_spm_run(tmp_path_factory, small_corpus) -> Path:
 
     runs = tmp_path_factory.mktemp("runs")
     return train_bpe([str(small_corpus)], vocab_size=600, backend="spm", runs_dir=runs, name="tiny-spm").run_dir
+
+
+@pytest.fixture(scope="session")
+def dashboard_runs(tmp_path_factory) -> tuple[Path, dict]:
+    """Every kind of run folder, made once per session by the library's own trainers and evaluators
+    (tests/test_dashboard_fixtures.py). Read-only: the dashboard never writes run folders."""
+    from test_dashboard_fixtures import build_all
+
+    root = tmp_path_factory.mktemp("dash") / "runs"
+    return root, build_all(root, root.parent)

@@ -1,28 +1,45 @@
-"""Realistic run folders of every kind for the dashboard tests, and checks that they follow the contracts.
+"""Run folders of every kind for the dashboard tests, made by the library itself, and checks that they
+follow the contracts.
 
-Text-bpe runs are real (`tokbench.train_bpe` on a small cut of `builtin:english`); the other kinds are
-written through `tokbench.runs` exactly as the run-folder contracts in ARCHITECTURE.md describe, with the
-numbers that can be computed from the fixture's own arrays (PSNR of the stored reconstructions) computed.
+Text, visual and audio runs are real and tiny: `train_bpe` on a small cut of `builtin:english` and
+`evaluate_text` on it and a small parallel corpus; `fit_vq` (grid2d and flexible) on `builtin:digits` then
+`evaluate_vq`; `fit_audio` on `builtin:signals` then `evaluate_audio`. So the dashboard is tested on exactly
+the rows, files and names the evaluations write (issue 19), not on a hand-written imitation of them. Only the
+bench run (timings) and the corrupt folder are written by hand.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import wave
 from pathlib import Path
 
 import numpy as np
 
 from tokbench.runs import Run, list_runs
 
-PREMIUMS = {  # language -> (script, premium vs English) for two tokenizers
-    "eng_Latn": ("Latn", 1.0, 1.0), "fra_Latn": ("Latn", 1.21, 1.12), "deu_Latn": ("Latn", 1.3, 1.18),
-    "rus_Cyrl": ("Cyrl", 2.6, 1.9), "ell_Grek": ("Grek", 3.1, 2.2), "jpn_Jpan": ("Jpan", 2.2, 1.7),
-    "arb_Arab": ("Arab", 2.9, 2.0),
+#: a small aligned corpus (FLORES-style codes carry the script): a few real translations per language
+PARALLEL = {
+    "eng_Latn": ["the house", "red", "water", "good morning", "thank you very much",
+                 "the weather is nice today"],
+    "fra_Latn": ["la maison", "rouge", "eau", "bonjour", "merci beaucoup", "il fait beau aujourd'hui"],
+    "deu_Latn": ["das Haus", "rot", "Wasser", "guten Morgen", "vielen Dank", "das Wetter ist heute schön"],
+    "rus_Cyrl": ["дом", "красный", "вода", "доброе утро", "большое спасибо", "сегодня хорошая погода"],
+    "ell_Grek": ["το σπίτι", "κόκκινο", "νερό", "καλημέρα", "ευχαριστώ πολύ",
+                 "ο καιρός είναι ωραίος σήμερα"],
+    "jpn_Jpan": ["家", "赤", "水", "おはようございます", "どうもありがとうございます", "今日はいい天気です"],
+    "arb_Arab": ["المنزل", "أحمر", "ماء", "صباح الخير", "شكرا جزيلا", "الطقس جميل اليوم"],
 }
-VISUAL_BUDGETS = (1, 2, 4, 8, 16, 32)
-AUDIO_QUANTIZERS = (1, 2, 4)
+TEXT_VOCABS = (500, 300)
+DIGITS = "builtin:digits"  # 8x8 images: real data, tiny models
+VISUAL_TRAIN = {"image_size": 8, "log_every": 1, "batch_size": 16, "warmup_steps": 2}
+VISUAL_MODELS = {  # run name -> (family, model knobs)
+    "vq-grid": ("grid2d", {"width": 8, "depth": 1, "codebook_size": 32, "code_dim": 4}),
+    "vq-flex": ("flexible", {"width": 16, "heads": 2, "patch_size": 2, "num_tokens": 8, "quantizer": "vq",
+                             "codebook_size": 32, "code_dim": 4}),
+}
+FLEX_TOKENS = 8
+AUDIO = dict(n_q=2, codebook_size=16, dim=8, channels=4, batch_size=4, segment_seconds=0.12, seed=7,
+             data="builtin:signals", log_every=1, ckpt_every=2, threads=1)
+AUDIO_QUANTIZERS = (1, 2)
 BENCH_SHAPES = ("N=4096,K=1024,D=64,dtype=float32", "N=16384,K=8192,D=32,dtype=float32")
 
 
@@ -35,119 +52,47 @@ def corpus_file(folder: Path, chars: int = 60_000) -> Path:
     return path
 
 
-def make_text_runs(root: Path, corpus: Path) -> list[str]:
-    from tokbench import train_bpe
+def parallel_file(folder: Path) -> Path:
+    path = folder / "parallel-small.tsv"
+    langs = list(PARALLEL)
+    rows = ["\t".join(langs)] + ["\t".join(PARALLEL[lang][i] for lang in langs)
+                                 for i in range(len(PARALLEL["eng_Latn"]))]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def make_text_runs(root: Path, corpus: Path, scratch: Path) -> list[str]:
+    """Two trained BPE runs and the text-eval run `evaluate_text` writes for them."""
+    from tokbench import evaluate_text, train_bpe
 
     names = []
-    for vocab in (500, 300):
+    for vocab in TEXT_VOCABS:
         train_bpe(str(corpus), vocab_size=vocab, runs_dir=root, name=f"bpe-{vocab}")
         names.append(f"bpe-{vocab}")
-    with Run.create(root, "text-eval", {"tokenizers": [str(root / n) for n in names]}, name="eval-text") as run:
-        rows = []
-        for k, name in enumerate(names):
-            base = {"subject": name, "dataset": "builtin:english/heldout"}
-            rows += [dict(base, metric="bytes_per_token", value=[2.07, 1.84][k]),
-                     dict(base, metric="fertility", value=[3.36, 3.9][k]),
-                     dict(base, metric="vocab_utilization", value=[0.652, 0.81][k]),
-                     dict(base, metric="round_trip_rate", value=1.0)]
-            for lang, (script, *values) in PREMIUMS.items():
-                rows.append({"subject": name, "dataset": "builtin:parallel", "metric": "token_premium",
-                             "value": values[k], "language": lang, "script": script})
-        run.write_report({"schema": 1, "kind": "text-eval", "rows": rows, "unavailable": []})
-        for row in rows:  # metrics.json as eval-text writes it: a summary keyed "metric[tokenizer]"
-            if "language" not in row:
-                run.update_metrics(row["dataset"], {f"{row['metric']}[{row['subject']}]": row["value"]})
+    evaluate_text([str(root / n) for n in names], [str(corpus)], [str(parallel_file(scratch))], max_lines=300,
+                  runs_dir=root, name="eval-text")
     return names + ["eval-text"]
 
 
-def _images(n: int = 8, size: int = 28) -> np.ndarray:
-    """Simple shapes (rings and bars) as uint8 grey images (N, H, W, 1)."""
-    yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
-    out = []
-    for i in range(n):
-        r = np.hypot(xx - 0.5, yy - 0.5)
-        img = 0.5 + 0.5 * np.cos(2 * math.pi * (r * (2 + i) + 0.1 * i)) if i % 2 else (xx * (i + 1)) % 1.0
-        out.append((img * 255).astype(np.uint8))
-    return np.stack(out)[..., None]
-
-
-def _blur(images: np.ndarray, radius: int) -> np.ndarray:
-    if radius <= 0:
-        return images.copy()
-    x = images.astype(np.float64)
-    k = 2 * radius + 1
-    pad = np.pad(x, ((0, 0), (radius, radius), (radius, radius), (0, 0)), mode="edge")
-    acc = sum(pad[:, i:i + x.shape[1], j:j + x.shape[2]] for i in range(k) for j in range(k)) / (k * k)
-    return np.clip(np.round(acc), 0, 255).astype(np.uint8)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
-
-
 def make_visual_runs(root: Path) -> list[str]:
-    original = _images()
-    specs = {"vq-grid": ("grid2d", (64,), 10.0), "vq-flex": ("flexible", VISUAL_BUDGETS, 12.0)}
-    for name, (family, budgets, bits) in specs.items():
-        with Run.create(root, "visual-vq", {"family": family, "steps": 40}, name=name,
-                        data=[{"source": "builtin:fashion-mnist", "split": "train"}]) as run:
-            for step in range(0, 40, 5):
-                run.log({"step": step, "loss": 1.0 / (1 + step), "recon_loss": 0.8 / (1 + step),
-                         "usage": min(1.0, 0.2 + step / 50), "perplexity": 10 + step})
-            (run.artifacts / "model.json").write_text(json.dumps({
-                "family": family, "config": {}, "image_shape": [1, 28, 28], "tokens_per_image": max(budgets),
-                "bits_per_token": bits}))
-            arrays = {"original": original}
-            rows = []
-            for k in budgets:
-                radius = max(0, 5 - int(math.log2(k))) if family == "flexible" else 1
-                noise = np.random.default_rng(k).normal(0, 24.0 / k, original.shape)
-                recon = np.clip(_blur(original, radius) + noise, 0, 255).astype(np.uint8)
-                arrays[f"budget_{k}"] = recon
-                base = {"subject": name, "dataset": "builtin:fashion-mnist/test", "budget": k}
-                rows += [dict(base, metric="psnr_db", value=psnr(original, recon), unit="dB"),
-                         dict(base, metric="bits_per_image", value=k * bits),
-                         dict(base, metric="codebook_usage", value=min(1.0, 0.1 * k))]
-            rows.append({"subject": "baseline:mean-image", "dataset": base["dataset"], "metric": "psnr_db",
-                         "value": psnr(original, np.full_like(original, int(original.mean())))})
-            arrays["codes"] = np.random.default_rng(0).zipf(1.5, size=512) % 256
-            (run.artifacts / "eval").mkdir()
-            np.savez(run.artifacts / "eval" / "reconstructions.npz", **arrays)
-            run.write_report({"schema": 1, "kind": "visual-eval", "rows": rows,
-                              "unavailable": [{"metric": "rfid", "reason": "Inception weights not found"}]})
-            run.update_metrics("builtin:fashion-mnist/test", {"psnr_db": rows[-4]["value"]})
-    return list(specs)
+    """Two tiny visual tokenizers trained for a few steps, each evaluated by `evaluate_vq`."""
+    from tokbench.visual.evaluate import evaluate_vq
+    from tokbench.visual.train import fit_vq
 
-
-def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as fh:
-        fh.setnchannels(1)
-        fh.setsampwidth(2)
-        fh.setframerate(rate)
-        fh.writeframes(pcm.tobytes())
+    for name, (family, model) in VISUAL_MODELS.items():
+        fit_vq(family, DIGITS, steps=3, config={**VISUAL_TRAIN, **model}, runs_dir=root, name=name, device="cpu",
+               checkpoint_every=3, threads=1)
+        evaluate_vq(root / name, DIGITS, split="test", limit=48, batch_size=48, examples=8)
+    return list(VISUAL_MODELS)
 
 
 def make_audio_run(root: Path) -> str:
-    rate = 16000
-    t = np.arange(int(0.5 * rate)) / rate
-    clean = 0.5 * np.sin(2 * math.pi * (200 + 600 * t) * t)
-    rng = np.random.default_rng(0)
-    with Run.create(root, "audio-codec", {"quantizers": 4}, name="codec-rvq") as run:
-        for step in range(0, 30, 5):
-            run.log({"step": step, "loss": 2.0 / (1 + step), "usage": 0.5 + step / 100})
-        (run.artifacts / "eval").mkdir()
-        _write_wav(run.artifacts / "eval" / "original_0.wav", clean, rate)
-        rows = []
-        for q in AUDIO_QUANTIZERS:
-            noisy = clean + rng.normal(0, 0.2 / q, clean.shape)
-            _write_wav(run.artifacts / "eval" / f"recon_q{q}_0.wav", noisy, rate)
-            snr = 10 * math.log10(np.sum(clean ** 2) / np.sum((noisy - clean) ** 2))
-            base = {"subject": "codec-rvq", "dataset": "builtin:speech/test", "budget": q}
-            rows += [dict(base, metric="kbps", value=1.5 * q), dict(base, metric="tokens_per_second", value=75.0 * q),
-                     dict(base, metric="si_snr_db", value=snr), dict(base, metric="mel_distance", value=1.0 / q)]
-        run.write_report({"schema": 1, "kind": "audio-eval", "rows": rows, "unavailable": []})
+    """A tiny residual-VQ codec trained for two steps and evaluated by `evaluate_audio`."""
+    from tokbench.audio.evaluate import evaluate_audio
+    from tokbench.audio.train import fit_audio
+
+    run_dir = fit_audio(steps=2, runs_dir=root, name="codec-rvq", **AUDIO)["run_dir"]
+    evaluate_audio(run_dir, AUDIO["data"], split="test", max_clips=2, n_wavs=1)
     return "codec-rvq"
 
 
@@ -173,25 +118,33 @@ def make_corrupt(root: Path) -> str:
 
 def build_all(root: Path, scratch: Path) -> dict[str, list[str]]:
     """Every kind of run under `root`; returns the names by kind group."""
-    return {"text": make_text_runs(root, corpus_file(scratch)), "visual": make_visual_runs(root),
+    return {"text": make_text_runs(root, corpus_file(scratch), scratch), "visual": make_visual_runs(root),
             "audio": [make_audio_run(root)], "bench": [make_bench_run(root)], "corrupt": [make_corrupt(root)]}
 
 
-def test_fixture_runs_follow_the_contracts(tmp_path: Path) -> None:
-    root = tmp_path / "runs"
-    make_visual_runs(root)
-    make_audio_run(root)
-    make_bench_run(root)
-    make_corrupt(root)
+def test_fixture_runs_follow_the_contracts(dashboard_runs) -> None:
+    root, names = dashboard_runs
     records = {r.name: r for r in list_runs(root)}
     assert records["broken-run"].error and records["broken-run"].status == "corrupt"
-    for name in ("vq-grid", "vq-flex", "codec-rvq", "bench-cpu"):
+    kinds = {"bpe-500": "text-bpe", "eval-text": "text-eval", "vq-grid": "visual-vq", "vq-flex": "visual-vq",
+             "codec-rvq": "audio-codec", "bench-cpu": "bench"}
+    for name, kind in kinds.items():
         rec = records[name]
-        assert rec.error is None and rec.status == "done"
-        assert rec.report["schema"] == 1 and all({"subject", "dataset", "metric", "value"} <= set(r)
-                                                  for r in rec.report["rows"])
+        assert rec.error is None and rec.status == "done" and rec.kind == kind
+    for name in ("eval-text", "vq-grid", "vq-flex", "codec-rvq", "bench-cpu"):
+        rows = records[name].report["rows"]
+        assert records[name].report["schema"] == 1 and rows
+        assert all({"subject", "dataset", "metric", "value"} <= set(r) for r in rows)
+    # what eval-text really writes: no "fertility" row, both named fertilities, premiums for every language
+    metrics = {r["metric"] for r in records["eval-text"].report["rows"]}
+    assert "fertility" not in metrics and {"fertility_corpus", "fertility_words_alone", "token_premium"} <= metrics
+    premium_langs = {r["language"] for r in records["eval-text"].report["rows"] if r["metric"] == "token_premium"}
+    assert premium_langs == set(PARALLEL)
     with np.load(records["vq-flex"].artifacts / "eval" / "reconstructions.npz") as npz:
-        assert npz["original"].dtype == np.uint8 and npz["budget_32"].shape == npz["original"].shape
-    # the flexible fixture's quality rises with the budget, as a real flexible tokenizer's should
-    values = [r["value"] for r in records["vq-flex"].report["rows"] if r["metric"] == "psnr_db" and "budget" in r]
-    assert values == sorted(values)
+        assert npz["original"].dtype == np.uint8 and npz[f"budget_{FLEX_TOKENS}"].shape == npz["original"].shape
+        assert {f"budget_{k}" for k in range(1, FLEX_TOKENS + 1)} <= set(npz.files)
+    flex_budgets = sorted(r["budget"] for r in records["vq-flex"].report["rows"] if r["metric"] == "psnr_db"
+                          and r.get("budget") is not None)
+    assert flex_budgets == list(range(1, FLEX_TOKENS + 1))
+    audio = {(r["metric"], r["budget"]) for r in records["codec-rvq"].report["rows"] if "budget" in r}
+    assert {("si_snr_db", q) for q in AUDIO_QUANTIZERS} <= audio

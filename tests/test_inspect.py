@@ -47,10 +47,23 @@ def test_visible_whitespace_and_span_json():
     assert s.label() == "<e6>" and s.to_dict()["token_bytes"] == "e6"
 
 
-def test_unaligned_tokenizer_gets_no_offsets(spm):
+def test_identity_normalized_spm_keeps_offsets(spm):
     spans = segment(spm, "hello world")
     # sentencepiece with identity normalization keeps the bytes, so offsets exist
     assert b"".join(s.token_bytes for s in spans) == b"hello world" and spans[0].start == 0
+
+
+def test_unaligned_tokenizer_gets_no_offsets(tmp_path):
+    """A lowercasing normalizer changes the bytes: no span may claim a place in the input."""
+    from test_reported_numbers import write_bytes_tokenizer
+
+    lower = load_tokenizer(f"hf:{write_bytes_tokenizer(tmp_path / 'tokenizer.json', {'type': 'Lowercase'})}")
+    spans = segment(lower, "Hi Bob")
+    assert b"".join(s.token_bytes for s in spans) == b"hi bob"  # one token per byte of the normalized text
+    assert [s.text for s in spans] == list("hi bob")
+    assert all((s.start, s.end, s.byte_start, s.byte_end) == (None, None, None, None) for s in spans)
+    # the same tokenizer on text it leaves alone is aligned again
+    assert [s.start for s in segment(lower, "hi")] == [0, 1]
 
 
 def test_segmentation_distance_by_hand():

@@ -177,6 +177,15 @@ def test_config_file_and_cli(tmp_path, suffix, capsys):
     assert rc == 2 and "not valid" in capsys.readouterr().err
 
 
+def _rank_logs(log_dir: Path) -> dict[str, str]:
+    """Every worker's full stdout/stderr as torchrun's --log-dir keeps them: {"rank 1 stderr": text}."""
+    out = {}
+    for path in sorted(log_dir.rglob("*.log")):
+        if path.parent.name.isdigit():
+            out[f"rank {path.parent.name} {path.stem}"] = path.read_text(errors="replace")
+    return out
+
+
 @pytest.mark.slow
 def test_ddp_two_gloo_processes(tmp_path):
     script = tmp_path / "ddp_fit.py"
@@ -184,18 +193,30 @@ def test_ddp_two_gloo_processes(tmp_path):
         "import sys\nfrom tokbench.visual.train import fit_vq\n"
         f"r = fit_vq('grid2d', {DATA!r}, steps=4, runs_dir=sys.argv[1], name='ddp', device='cpu', "
         f"checkpoint_every=2, config={TINY!r})\n"
-        "total = sum(float(p.double().sum()) for p in r.model.parameters())\n"
-        "print('RESULT', r.status, repr(total))\n")
+        "total = sum(float(p.detach().double().sum()) for p in r.model.parameters())\n"
+        "print('RESULT', r.status, repr(total), flush=True)\n")
+    # loopback only (no hostname lookup for gloo's sockets); torchrun's temp files inside tmp_path
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1",
-           "TOKBENCH_PROGRESS": "0"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           str(script), str(tmp_path / "runs")], env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
-    assert len(lines) == 2 and all(" done" in ln for ln in lines)
+           "TOKBENCH_PROGRESS": "0", "GLOO_SOCKET_IFNAME": "lo", "TMPDIR": str(tmp_path)}
+    log_dir = tmp_path / "logs"
+    # every rank's stdout and stderr go whole into files under --log-dir (-r 3), kept for the failure report
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "--log-dir", str(log_dir), "-r", "3", str(script), str(tmp_path / "runs")]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired as exc:
+        logs = _rank_logs(log_dir)
+        pytest.fail(f"torchrun did not finish in {exc.timeout} s\n" + "\n".join(f"--- {k}:\n{v}" for k, v in
+                                                                               logs.items()))
+    logs = _rank_logs(log_dir)
+    report = f"torchrun exit {proc.returncode}\n--- torchrun stderr:\n{proc.stderr}\n" + \
+        "\n".join(f"--- {k}:\n{v}" for k, v in logs.items())
+    assert proc.returncode == 0, report
+    assert sorted(logs) == ["rank 0 stderr", "rank 0 stdout", "rank 1 stderr", "rank 1 stdout"], report
+    lines = [ln for rank in ("0", "1") for ln in logs[f"rank {rank} stdout"].splitlines() if ln.startswith("RESULT")]
+    assert len(lines) == 2 and all(" done" in ln for ln in lines), report
     # the ranks saw different images, yet DDP kept their weights identical
-    assert lines[0].split()[-1] == lines[1].split()[-1]
+    assert lines[0].split()[-1] == lines[1].split()[-1], report
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["ddp"]  # only rank 0 wrote
     rec = load_run(tmp_path / "runs" / "ddp")
     assert rec.status == "done" and [r["step"] for r in rec.log()] == [1, 2, 3, 4]
