@@ -222,6 +222,27 @@ def read_json(path: str | os.PathLike) -> Any:
         raise TokbenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
+def read_npz(path: str | os.PathLike) -> dict[str, Any]:
+    """Every array of an .npz token file, read without pickle; a missing, special, .npy or corrupt file becomes a
+    one-line TokbenchError (the image and audio token formats check their own keys on top)."""
+    import zipfile
+
+    import numpy as np
+
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise TokbenchError(f"{path}: not a regular file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise TokbenchError(f"{path}: no such file") from None
+    except (AttributeError, TypeError):  # np.load returned a bare array: a .npy file, not an npz
+        raise TokbenchError(f"{path}: not a token file (a .npy array, not an .npz archive)") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise TokbenchError(f"{path}: not a token file ({str(exc).splitlines()[0][:160]})") from None
+
+
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from tokbench.errors import TokbenchError
-from tokbench.runs import atomic_write_bytes, check_output_file, sha256_file
+from tokbench.runs import atomic_write_bytes, check_output_file, read_npz, sha256_file
 
 FORMAT = "tokbench-audio-tokens-1"
 
@@ -90,17 +89,7 @@ def read_tokens(path: str | os.PathLike) -> dict:
     """A token file's arrays, checked: integer codes (n_q, T) with at least one frame, and integer facts in
     range. Float codes are refused rather than truncated. A bad file raises TokbenchError."""
     path = Path(path)
-    if path.exists() and not path.is_file():
-        raise TokbenchError(f"{path}: not a regular file")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise TokbenchError(f"{path}: no such file") from None
-    except (AttributeError, TypeError):  # np.load returned a bare array: a .npy file, not an npz
-        raise TokbenchError(f"{path}: not a token file (a .npy array, not an .npz archive)") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise TokbenchError(f"{path}: not a token file ({str(exc).splitlines()[0][:160]})") from None
+    data = read_npz(path)
     missing = [k for k in ("codes", "format", "sample_rate", "n_samples", "model_sha256") if k not in data]
     if missing or data["format"].dtype.kind != "U" or str(data["format"]) != FORMAT:
         raise TokbenchError(f"{path}: not a tokbench audio token file (missing {', '.join(missing) or 'format'})")

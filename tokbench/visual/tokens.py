@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from tokbench.errors import TokbenchError
-from tokbench.runs import atomic_write_bytes, check_output_file, sha256_file
+from tokbench.runs import atomic_write_bytes, check_output_file, read_npz, sha256_file
 
 FORMAT = "tokbench-image-tokens-1"
 BATCH = 256  # images per encode/decode call: bounds memory on large folders
@@ -108,17 +107,7 @@ def read_image_tokens(path: str | os.PathLike) -> dict:
     image, and a budget equal to T. Float tokens are refused rather than truncated. A bad file raises
     TokbenchError."""
     path = Path(path)
-    if path.exists() and not path.is_file():
-        raise TokbenchError(f"{path}: not a regular file")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise TokbenchError(f"{path}: no such file") from None
-    except (AttributeError, TypeError):  # np.load returned a bare array: a .npy file, not an npz
-        raise TokbenchError(f"{path}: not a token file (a .npy array, not an .npz archive)") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise TokbenchError(f"{path}: not a token file ({str(exc).splitlines()[0][:160]})") from None
+    data = read_npz(path)
     missing = [k for k in ("tokens", "format", "family", "image_shape", "budget", "names", "model_sha256")
                if k not in data]
     if missing or data["format"].dtype.kind != "U" or str(data["format"]) != FORMAT:
