@@ -40,8 +40,12 @@ MUTATE ?=
 mutate: setup
 	$(PY) tools/mutate.py --jobs 2 $(MUTATE)
 
+# Benchmarks that run on this machine without arguments (each prints; `--write` updates RESULTS.md). The others
+# take arguments: gpu_lookup_check.py (a CUDA GPU, or --smoke), visual_recipe.py (FAMILY DATA STEPS),
+# metrics_parity.py (--save/--compare across two code versions); scale_corpus.py is a helper of scale.py.
+BENCHMARKS := text_train text_eval text_variants premiums lookup visual_fit audio_fit scale
 bench: setup
-	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+	for b in $(BENCHMARKS); do $(PY) benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
