@@ -143,7 +143,16 @@ def zoo(tmp_path_factory, small_corpus, tiny_hf_run, tiny_spm_run) -> dict[str, 
     z["one_byte_missing.tiktoken"] = _write_ranks(d / "one_byte_missing.tiktoken",
                                                   [(t, r) for t, r in ranks if t != b"\x00"])
     z["neg_rank.tiktoken"] = _write_ranks(d / "neg_rank.tiktoken", ranks[:299] + [(ranks[299][0], -1)])
+    z["sparse_rank.tiktoken"] = _write_ranks(d / "sparse_rank.tiktoken",
+                                             ranks[:299] + [(ranks[299][0], 4_000_000_000)])
+    z["huge_rank.tiktoken"] = _write_ranks(d / "huge_rank.tiktoken", ranks[:299] + [(ranks[299][0], 1 << 64)])
     put("ok.unknownext", hf_text)
+    hf_config = json.loads(hf_text)
+    last = max(hf_config["model"]["vocab"], key=hf_config["model"]["vocab"].get)
+    put("dup_id.json", json.dumps({**hf_config, "model": {**hf_config["model"], "vocab": {
+        **hf_config["model"]["vocab"], last: 5}}}))
+    put("far_id.json", json.dumps({**hf_config, "model": {**hf_config["model"], "vocab": {
+        **hf_config["model"]["vocab"], last: 4_000_000_000}}}))
 
     # corrupt run folders as -t inputs
     runs = d / "runs"
@@ -167,6 +176,13 @@ def zoo(tmp_path_factory, small_corpus, tiny_hf_run, tiny_spm_run) -> dict[str, 
     (z["run_artifact_dir"] / "artifacts" / "tokenizer.json").mkdir()
     z["run_manifest_spm_is_hf"] = _run_folder(runs, "spm-is-hf", {"kind": "text-bpe"},
                                               {**good_manifest, "format": "spm"}, {"tokenizer.json": hf_bytes})
+    z["run_manifest_file_int"] = _run_folder(runs, "manifest-file-int", {"kind": "text-bpe"},
+                                             {**good_manifest, "file": 5}, {"tokenizer.json": hf_bytes})
+    z["run_json_is_list"] = _run_folder(runs, "json-is-list", [], None)
+    z["run_vocab_size_text"] = _run_folder(runs, "vocab-size-text", {
+        "kind": "text-bpe", "status": "interrupted", "config": {
+            "spec": {"vocab_size": "abc"}, "corpus": [str(d / "small.txt")], "errors": "strict", "evaluate": False}},
+        None)
     z["run_ok"] = tiny_hf_run
     z["run_spm_ok"] = tiny_spm_run
     z["zoo"] = d
@@ -273,7 +289,10 @@ CASES: list[tuple[str, list[str], object, str | None]] = [
     ("train-spm-v-beyond-corpus", ["train-bpe", "-c", SMALL, "--backend", "spm", "-v", "3000000"], E, "can fill"),
     ("train-spm-unigram-too-high", ["train-bpe", "-c", SMALL, "--backend", "spm", "--model-type", "unigram",
                                     "-v", "20000"], E, "at most"),
-    ("train-spm-v-below-chars", ["train-bpe", "-c", SMALL, "--backend", "spm", "-v", "100"], E, "sentencepiece"),
+    ("train-spm-v-below-chars", ["train-bpe", "-c", SMALL, "--backend", "spm", "-v", "100"], E,
+     "sentencepiece needs for the characters"),
+    ("train-spm-unigram-v-below-chars", ["train-bpe", "-c", SMALL, "--backend", "spm", "--model-type", "unigram",
+                                         "-v", "100"], E, "or more"),
     ("train-min-frequency-zero", ["train-bpe", "-c", SMALL, "--min-frequency", "0"], E, "min-frequency"),
     ("train-min-frequency-negative", ["train-bpe", "-c", SMALL, "--min-frequency", "-3"], E, "min-frequency"),
     ("train-threads-zero", ["train-bpe", "-c", SMALL, "--threads", "0"], E, "threads"),
@@ -290,6 +309,8 @@ CASES: list[tuple[str, list[str], object, str | None]] = [
     ("train-domain-terms-binary", ["train-bpe", "-c", SMALL, "--variant", "domain", "--terms", "{binary.bin}"], E,
      None),
     ("train-domain-terms-dir", ["train-bpe", "-c", SMALL, "--variant", "domain", "--terms", "{empty_dir}"], E,
+     "is a folder"),
+    ("train-domain-terms-missing", ["train-bpe", "-c", SMALL, "--variant", "domain", "--terms", "{zoo}/no.txt"], E,
      "no such file"),
     ("train-supertoken-transition-too-big", ["train-bpe", "-c", SMALL, "--variant", "supertoken", "-v", "400",
                                              "--transition", "500"], E, "transition"),
@@ -299,8 +320,11 @@ CASES: list[tuple[str, list[str], object, str | None]] = [
     ("sweep-sizes-one", ["sweep-vocab", "-c", SMALL, "--sizes", "300"], E, "two vocabulary sizes"),
     ("sweep-sizes-1e9", ["sweep-vocab", "-c", SMALL, "--sizes", "300,1000000000"], E, "at most"),
     ("sweep-sizes-1e19", ["sweep-vocab", "-c", SMALL, "--sizes", "300,10000000000000000000"], E, "at most"),
-    ("sweep-sizes-zero", ["sweep-vocab", "-c", SMALL, "--sizes", "0,300"], E, "vocab-size"),
-    ("sweep-sizes-negative", ["sweep-vocab", "-c", SMALL, "--sizes", "-5,300"], E, "vocab-size"),
+    ("sweep-sizes-zero", ["sweep-vocab", "-c", SMALL, "--sizes", "0,300"], E, "--sizes"),
+    ("sweep-sizes-negative", ["sweep-vocab", "-c", SMALL, "--sizes", "-5,300"], E, "--sizes"),
+    ("sweep-sizes-negative-last", ["sweep-vocab", "-c", SMALL, "--sizes", "300,-5"], E, "--sizes -5"),
+    ("sweep-reference-size-negative", ["sweep-vocab", "-c", SMALL, "--sizes", "300,400", "--reference-size", "-1"],
+     E, "--reference-size"),
     ("sweep-sizes-below-bytes", ["sweep-vocab", "-c", SMALL, "--sizes", "100,300"], E, "byte alphabet"),
     ("sweep-reference-size-huge", ["sweep-vocab", "-c", SMALL, "--sizes", "300,400", "--reference-size",
                                    "1000000000"], E, "at most"),
@@ -327,6 +351,18 @@ CASES: list[tuple[str, list[str], object, str | None]] = [
     ("train-special-empty", ["train-bpe", "-c", SMALL, "--special", ""], E, "special"),
     ("train-special-blank", ["train-bpe", "-c", SMALL, "--special", "   "], E, "special"),
     ("train-special-twice", ["train-bpe", "-c", SMALL, "--special", "<a>", "--special", "<a>"], E, "twice"),
+    ("train-name-empty-here", ["train-bpe", "-c", SMALL, "--name", "", "--runs-dir", "{zoo}"], E, "it is empty"),
+    ("train-name-300-chars", ["train-bpe", "-c", SMALL, "--name", "x" * 300], E, "at most 128"),
+    ("train-resume-run-json-list", ["train-bpe", "--resume", "{run_json_is_list}"], E, "not a text-bpe run"),
+    ("train-resume-vocab-size-text", ["train-bpe", "--resume", "{run_vocab_size_text}"], E, "not an integer"),
+    ("eval-run-manifest-file-int", ["eval-text", "-t", "{run_manifest_file_int}", "-c", SMALL], E,
+     "corrupt tokenizer manifest"),
+    ("train-char-below-alphabet-no-run", ["train-bpe", "-c", SMALL, "-v", "30", "--variant", "char"], E,
+     "character alphabet"),
+    ("train-domain-no-room-no-run", ["train-bpe", "-c", SMALL, "-v", "300", "--variant", "domain", "--terms",
+                                     "{empty.txt}"], E, "no room for BPE"),
+    *[(f"train-dask-workers-{w}-no-run", ["train-bpe", "-c", SMALL, "-v", "300", "--engine", "dask", "--workers", w],
+       E, "--workers") for w in ("0", "-1")],
     ("train-option-no-equals", ["train-bpe", "-c", SMALL, "-o", "seed"], E, "KEY=VALUE"),
     ("train-option-empty-key", ["train-bpe", "-c", SMALL, "-o", "=3"], E, "empty KEY"),
     ("train-option-unknown-plain", ["train-bpe", "-c", SMALL, "-o", "seed=3"], E, "does not apply"),
@@ -388,6 +424,16 @@ CASES: list[tuple[str, list[str], object, str | None]] = [
     *[(f"eval-hf-{n}", ["eval-text", "-t", f"hf:{{{n}.json}}", "-c", SMALL], E, "tokenizer.json")
       for n in ("empty", "notjson", "object", "list", "truncated", "binary")],
     ("eval-hf-is-spm", ["eval-text", "-t", "hf:{ok.model}", "-c", SMALL], E, "tokenizer.json"),
+    ("eval-label-repeated", ["eval-text", "-t", "x=" + RUN, "-t", "x={run_spm_ok}", "-c", SMALL], E,
+     "label 'x'"),
+    ("eval-csv-is-device", ["eval-text", "-t", RUN, "-c", SMALL, "--csv", "/dev/null"], E, "not a folder"),
+    ("eval-csv-is-file", ["eval-text", "-t", RUN, "-c", SMALL, "--csv", SMALL], E, "not a folder"),
+    ("eval-csv-under-file", ["eval-text", "-t", RUN, "-c", SMALL, "--csv", SMALL + "/out"], E, "not a folder"),
+    ("sweep-csv-is-device", ["sweep-vocab", "-c", SMALL, "--sizes", "300,400", "--csv", "/dev/full"], E,
+     "not a folder"),
+    ("eval-hf-dup-id", ["eval-text", "-t", "hf:{dup_id.json}", "-c", SMALL], E, "given to two tokens"),
+    ("inspect-hf-dup-id", ["inspect", "x", "-t", "hf:{dup_id.json}"], E, "given to two tokens"),
+    ("probe-hf-far-id", ["probe", "-t", "hf:{far_id.json}", "-c", SMALL], E, "out of range"),
     *[(f"eval-spm-{n}", ["eval-text", "-t", f"spm:{{{n}.model}}", "-c", SMALL], E, "sentencepiece model")
       for n in ("empty", "random", "truncated", "text")],
     ("eval-spm-is-hf", ["eval-text", "-t", "spm:{ok.json}", "-c", SMALL], E, "sentencepiece model"),
@@ -395,7 +441,11 @@ CASES: list[tuple[str, list[str], object, str | None]] = [
       for n, m in (("empty", "empty"), ("nonascii", "not a tiktoken rank file"), ("badb64", "not a tiktoken"),
                    ("onecol", "not a tiktoken"), ("threecol", "not a tiktoken"), ("notint", "not a tiktoken"),
                    ("binary", "not a tiktoken"), ("dup_rank", "appears twice"), ("dup_token", "appears twice"),
-                   ("no_bytes", "single-byte"), ("one_byte_missing", "0x00"), ("neg_rank", "negative rank"))],
+                   ("no_bytes", "single-byte"), ("one_byte_missing", "0x00"), ("neg_rank", "negative rank"),
+                   ("sparse_rank", "far beyond"), ("huge_rank", "far beyond"))],
+    ("eval-tiktoken-sparse-rank-no-run", ["eval-text", "-t", "tiktoken:{sparse_rank.tiktoken}", "-c", SMALL,
+                                          "--no-run"], E, "far beyond"),
+    ("diff-tiktoken-sparse-rank", ["diff", "tiktoken:{sparse_rank.tiktoken}", RUN, "-c", SMALL], E, "far beyond"),
     ("eval-tiktoken-is-hf", ["eval-text", "-t", "tiktoken:{ok.json}", "-c", SMALL], E, "not a tiktoken"),
     ("eval-tiktoken-unknown-pattern", ["eval-text", "-t", "tiktoken:{ok.tiktoken}#gpt5", "-c", SMALL], E,
      "unknown split pattern"),
@@ -451,6 +501,9 @@ CASES: list[tuple[str, list[str], object, str | None]] = [
     ("diff-max-lines-zero", ["diff", RUN, RUN, "--max-lines", "0"], U, "--max-lines"),
     ("diff-corpus-missing", ["diff", RUN, RUN, "-c", "{zoo}/nope.txt"], E, "no such file"),
     ("diff-corpus-binary", ["diff", RUN, RUN, "-c", "{binary.bin}"], E, "invalid UTF-8"),
+    ("diff-corpus-empty", ["diff", RUN, RUN, "-c", "{empty.txt}"], E, "no non-blank lines"),
+    ("diff-corpus-binary-skipped", ["diff", RUN, RUN, "-c", "{binary.bin}", "--errors", "skip"], E,
+     "no non-blank lines"),
     ("diff-tiktoken-dup-token", ["diff", RUN, "tiktoken:{dup_token.tiktoken}"], E, "appears twice"),
     # --- probe ------------------------------------------------------------------------------------------
     ("probe-no-tokenizer", ["probe", "-c", SMALL], E, "no tokenizer"),
@@ -458,6 +511,16 @@ CASES: list[tuple[str, list[str], object, str | None]] = [
     ("probe-max-lines-zero", ["probe", "-t", RUN, "--max-lines", "0"], U, "--max-lines"),
     ("probe-top-zero", ["probe", "-t", RUN, "--top", "0"], U, "--top"),
     ("probe-corpus-binary", ["probe", "-t", RUN, "-c", "{binary.bin}"], E, "invalid UTF-8"),
+    ("probe-corpus-twice", ["probe", "-t", RUN, "-c", SMALL, "-c", SMALL], E, "given twice"),
+    ("train-corpus-twice", ["train-bpe", "-c", SMALL, "-c", SMALL], E, "given twice"),
+    ("probe-corpus-empty", ["probe", "-t", RUN, "-c", "{empty.txt}"], E, "no non-blank lines"),
+    ("probe-corpus-binary-skipped", ["probe", "-t", RUN, "-c", "{binary.bin}", "--errors", "skip"], E,
+     "no non-blank lines"),
+    ("probe-bad-line-strict", ["probe", "-t", RUN, "-c", "{bad_heldout.txt}"], E, "--errors replace"),
+    ("probe-bad-line-replaced", ["probe", "-t", RUN, "-c", "{bad_heldout.txt}", "--errors", "replace"], ok_exit0,
+     None),
+    ("diff-bad-line-skipped", ["diff", RUN, RUN, "-c", "{bad_heldout.txt}", "--errors", "skip"], ok_exit0, None),
+    ("sweep-corpus-binary-hint", ["sweep-vocab", "-c", "{binary.bin}", "--sizes", "300,400"], E, "--errors"),
     ("probe-tiktoken-missing-bytes", ["probe", "-t", "tiktoken:{one_byte_missing.tiktoken}", "-c", SMALL], E,
      "single-byte"),
     ("probe-tiktoken-neg-rank", ["probe", "-t", "tiktoken:{neg_rank.tiktoken}", "-c", SMALL], E, "negative"),
@@ -675,6 +738,14 @@ def test_class09_stdin_is_spooled_once_held_out_and_deleted(capsys, tmp_path, mo
     assert spool.exists() and not str(spool).startswith(str(text_sources.cache_dir()))
 
 
+def test_class09_invalid_utf8_on_stdin_is_reported_against_dash(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"fine line\nbad \xff byte\n" * 50)))
+    rc, out, err = _cli(capsys, "train-bpe", "-c", "-", "-v", "300", "--runs-dir", tmp_path / "runs")
+    message = check_error(rc, out, err, usage=False)
+    assert message.startswith("- (standard input): invalid UTF-8"), message
+    no_runs_left(tmp_path / "runs")
+
+
 def test_class09_stdin_spool_is_deleted_when_the_process_exits(tmp_path):
     code = ("import sys; from tokbench.sources.text import Corpus, _STDIN_SPOOL; "
             "c = Corpus('-', split='train'); print(_STDIN_SPOOL[0]); print(sum(1 for _ in c.lines()))")
@@ -869,9 +940,11 @@ def test_class16_fifty_mb_single_line_trains_in_bounded_memory(tmp_path):
     with open(path, "w", encoding="utf-8") as fh:
         while fh.tell() < 20_000_000:
             fh.write(block + " ")
-    code = ("import resource, sys; from tokbench.text.bpe import train_bpe; "
+    # VmHWM is the high-water mark of this process's own memory map; ru_maxrss would not do: Linux carries it over
+    # exec from the (v)forking parent, so a large pytest process would be counted as the child's peak.
+    code = ("import re; from tokbench.text.bpe import train_bpe; "
             f"train_bpe([{str(path)!r}], vocab_size=600, runs_dir={str(tmp_path / 'r')!r}, evaluate=False); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+            "print(int(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1)) // 1024)")
     peak_mb = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                                  env=dict(os.environ, RAYON_NUM_THREADS="1")).stdout.split()[-1])
     assert peak_mb < 1024, peak_mb
@@ -885,3 +958,18 @@ def test_class17_sentencepiece_errors_carry_no_absl_log_lines():
     assert with_tmp.returncode == 2
     assert len(with_tmp.stderr.splitlines()) == 1, with_tmp.stderr
     assert "absl" not in with_tmp.stderr and "WARNING" not in with_tmp.stderr
+
+
+def test_help_states_the_defaults_of_optional_sizes(capsys, monkeypatch):
+    """Options whose default is 'None' in code say in --help what that means (issue 15 review, item 8)."""
+    monkeypatch.setenv("COLUMNS", "400")
+    for command, option, said in (("train-bpe", "--max-token-length", "default: no limit"),
+                                  ("train-bpe", "--max-words", "default 4"),
+                                  ("eval-text", "--max-lines", "default: all"),
+                                  ("sweep-vocab", "--corpus", "default builtin:english-large"),
+                                  ("sweep-vocab", "--max-languages", "default: all")):
+        rc = main([command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert rc in (0, None)
+        line = out[out.index(option):][:400]
+        assert said in line, (command, option, line)
