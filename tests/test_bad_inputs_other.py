@@ -392,6 +392,12 @@ CASES: list[Case] = [
     ("fa-resume-missing", _cmd("fit-audio", "--resume", lambda c: c.tmp / "nope"), ERR, None),
     ("fa-resume-visual", _cmd("fit-audio", "--resume", lambda c: c.interrupted("vq")), ERR, "not an audio-codec"),
     ("fa-resume-done", _cmd("fit-audio", "--resume", lambda c: c.copy("codec")), ERR, "already finished"),
+    ("fa-resume-steps-edited-neg", _cmd("fit-audio", "--resume", lambda c: c.edit_config("codec", steps=-5)), ERR,
+     "steps"),
+    ("fa-resume-batch-edited-0", _cmd("fit-audio", "--resume", lambda c: c.edit_config("codec", batch_size=0)), ERR,
+     "batch_size"),
+    ("fa-steps-1e20", _fit_audio("--steps", "99999999999999999999"), ERR, "steps"),
+    ("vq-steps-1e20", _fit_vq("--steps", "99999999999999999999"), ERR, "steps"),
     ("fa-resume-malformed-config", _cmd("fit-audio", "--resume", lambda c: c.edit_config("codec", steps="x")), ERR,
      "malformed"),
     ("fa-resume-bad-codec", _cmd("fit-audio", "--resume", lambda c: c.edit_config("codec", codec={"n_q": -1})), ERR,
@@ -466,7 +472,11 @@ CASES: list[Case] = [
     ("ta-ok", _tok(), OK, lambda c, out, err: (c.tmp / "out.npz").is_file() and err == ""),
 
     # detokenize -----------------------------------------------------------------------------------------------
+    ("evq-text-run", _cmd("eval-vq", lambda c: (c.replace("vq", "artifacts/model.json", None),
+                                                c.edit_info("vq", kind="text-bpe"))[1]), ERR, "text-bpe run, not"),
     ("dt-missing", _detok(tokens=lambda c: c.tmp / "none.npz"), ERR, "no such file"),
+    ("dt-frames-hours", _detok(tokens=lambda c: c.tokens("long.npz", codes=np.zeros((1, 2_000_000), np.uint8))), ERR,
+     "hour(s) of audio"),
     ("dt-empty", _detok(tokens=lambda c: c.file("e.npz")), ERR, "not a token file"),
     ("dt-text", _detok(tokens=lambda c: c.file("t.npz", "hello")), ERR, "not a token file"),
     ("dt-garbage", _detok(tokens=lambda c: c.file("g.npz", GARBAGE)), ERR, "not a token file"),
@@ -559,8 +569,22 @@ CASES: list[Case] = [
     ("dash-runs-dir-file", _cmd("dashboard", lambda c: c.file("f", "x"), "--dry-run"), ERR, "not a folder"),
     ("dash-runs-dir-fifo", _cmd("dashboard", lambda c: c.fifo("rf"), "--dry-run"), ERR, "not a folder"),
     ("dash-port-in-use", lambda c: ["dashboard", str(c.tmp), "--port", str(_busy_port(c))], ERR, "in use"),
+    ("dash-dry-port-huge", _cmd("dashboard", lambda c: c.tmp, "--port", "70000", "--dry-run"), ERR, "port"),
+    ("dash-dry-port-0", _cmd("dashboard", lambda c: c.tmp, "--port", "0", "--dry-run"), ERR, "port"),
+    ("dash-dry-port-neg", _cmd("dashboard", lambda c: c.tmp, "--port", "-1", "--dry-run"), ERR, "port"),
+    ("dash-runs-dir-missing", _cmd("dashboard", lambda c: c.tmp / "nonexist", "--dry-run"), ERR, "no such folder"),
     ("dash-dry-run-ok", _cmd("dashboard", lambda c: c.tmp, "--port", "8765", "--dry-run"), OK,
      lambda c, out, err: "streamlit" in out and "--server.port 8765" in out),
+
+    # outputs never go inside the --run folder (its run.json was replaced by an npz) ----------------------------
+    ("ta-out-run-json", _tok(lambda c: c.copy("codec") / "run.json", lambda c: c.tone, lambda c: c.copy("codec")),
+     ERR, "inside the run folder"),
+    ("ta-out-run-artifact", _tok(lambda c: c.copy("codec") / "artifacts" / "new.npz", lambda c: c.tone,
+                                 lambda c: c.copy("codec")), ERR, "inside the run folder"),
+    ("dt-out-run-json", _detok(lambda c: c.tokens_file, lambda c: c.copy("codec") / "run.json",
+                               lambda c: c.copy("codec")), ERR, "inside the run folder"),
+    ("dt-out-run-log", _detok(lambda c: c.tokens_file, lambda c: c.copy("codec") / "log.jsonl",
+                              lambda c: c.copy("codec")), ERR, "inside the run folder"),
 ]
 
 
@@ -735,3 +759,79 @@ def test_class10_float_wav_far_past_full_scale_is_refused_and_overs_warn(tmp_pat
     hot = ctx.wav("hot.wav", 1.5 * np.sin(np.arange(8000) / 7), "FLOAT")  # slightly over: trains, but warns
     rc = main(["fit-audio", "-d", str(hot), "--steps", "1", *AUDIO_TINY, "--runs-dir", str(tmp_path / "runs")])
     assert rc == 0 and "look clipped" in capsys.readouterr().err
+
+
+class _FullStdout(io.StringIO):
+    """A standard output on a full disk, like /dev/full: every write fails with ENOSPC."""
+
+    def write(self, text):
+        raise OSError(28, "No space left on device")
+
+    def flush(self):
+        pass
+
+
+class _ClosedPipeStdout(_FullStdout):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("argv_of", [lambda s: ["runs", str(s / "runs"), "--json"],
+                                     lambda s: ["runs", str(s / "runs")],
+                                     lambda s: ["show", str(s / "runs" / "vq"), "--json"]],
+                         ids=["runs-json", "runs-table", "show-json"])
+def test_stdout_full_is_one_line_and_a_closed_pipe_is_quiet(argv_of, shared, capsys, monkeypatch):
+    """`tokbench runs >/dev/full` was an "internal error: OSError [Errno 28]" with exit 1."""
+    monkeypatch.setattr("sys.stdout", _FullStdout())
+    rc = main(argv_of(shared))
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip() == "tokbench: error: cannot write to standard output (No space left on device)"
+    if "--json" in argv_of(shared):  # (rich handles a closed pipe itself: quiet, exit 1, console muted for good)
+        monkeypatch.setattr("sys.stdout", _ClosedPipeStdout())
+        rc = main(argv_of(shared))
+        assert rc == 0 and capsys.readouterr().err == ""
+
+
+def test_stdout_on_dev_full_in_a_real_process(shared, tmp_path):
+    import subprocess
+    import sys
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-c", "from tokbench.cli import run; run()", "runs",
+                               str(shared / "runs"), "--json"], stdout=full, stderr=subprocess.PIPE, text=True,
+                              timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "tokbench: error: cannot write to standard output (No space left on device)"], proc.stderr
+
+
+def test_export_outputs_are_real_new_folders_and_inspect_refuses_a_fifo(tiny_hf_run, tmp_path, capsys):
+    """`export -o LINK` wrote through a symlink to an empty folder; `-o /dev/nonexist/x` created folders under
+    /dev; `inspect -f FIFO` blocked forever. Each is now one error line, exit 2, with nothing created."""
+    target = tmp_path / "empty"
+    target.mkdir()
+    os.symlink(target, tmp_path / "link")
+    (tmp_path / "plain").write_text("x")
+    cases = [(tmp_path / "link", "symlink"), (tmp_path / "missing" / "deeper" / "x", "no such folder"),
+             (tmp_path / "plain" / "x", "no such folder")]
+    for out, phrase in cases:
+        rc = main(["export", str(tiny_hf_run), "-o", str(out), "--format", "tiktoken"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and err[0].startswith("tokbench: error: ") and phrase in err[0], err
+    assert list(target.iterdir()) == [] and not (tmp_path / "missing").exists()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    rc = main(["inspect", "-f", str(fifo), "-t", str(tiny_hf_run)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "not a regular file" in err[0], err
+
+
+@pytest.mark.parametrize("command,option", [("eval-audio", "--max-clips"), ("tokenize-audio", "--n-q"),
+                                            ("detokenize", "--n-q")])
+def test_help_states_the_default(command, option, capsys, monkeypatch):
+    """Options whose default is "all" said nothing about it in -h."""
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main([command, "-h"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if option in ln)
+    assert "default all" in line, line

@@ -484,7 +484,7 @@ CASES: list[tuple[str, list[str], object, str | None]] = [
     ("inspect-no-tokenizer", ["inspect", "hello"], E, "no tokenizer"),
     ("inspect-file-missing", ["inspect", "-f", "{zoo}/nope.txt", "-t", RUN], E, "cannot read"),
     ("inspect-file-binary", ["inspect", "-f", "{binary.bin}", "-t", RUN], E, "UTF-8"),
-    ("inspect-file-dir", ["inspect", "-f", "{empty_dir}", "-t", RUN], E, "cannot read"),
+    ("inspect-file-dir", ["inspect", "-f", "{empty_dir}", "-t", RUN], E, "not a regular file"),
     ("inspect-max-chars-zero", ["inspect", "-f", SMALL, "-t", RUN, "--max-chars", "0"], U, "--max-chars"),
     ("inspect-max-chars-huge", ["inspect", "-f", SMALL, "-t", RUN, "--max-chars", "100000000"], U, "--max-chars"),
     ("inspect-text-too-long", ["inspect", "#long-text", "-t", RUN], E, "at most 100,000"),

@@ -177,3 +177,21 @@ def test_detokenize_checks_the_tokens_fit_the_model(runs, tmp_path, capsys):
     rc, err = _cli(capsys, "detokenize-image", path, "--run", runs["grid2d"], "--out", tmp_path / "o.png",
                    "--budget", 10)
     assert rc == 2 and "only flexible" in err
+
+
+def test_outputs_never_go_inside_the_run_folder(runs, photos, tmp_path, capsys):
+    """tokenize-image / detokenize-image `-o RUN/run.json` replaced the run's run.json with an npz (data loss)."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["grid2d"], run)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for target in (run / "run.json", run / "artifacts" / "x.npz", run / "new.npz"):
+        rc, err = _cli(capsys, "tokenize-image", photos / "a.png", "--run", run, "--out", target)
+        assert rc == 2 and len(err.strip().splitlines()) == 1 and "inside the run folder" in err, err
+    rc, _ = _cli(capsys, "tokenize-image", photos / "a.png", "--run", run, "--out", tmp_path / "t.npz")
+    assert rc == 0
+    for target in (run / "x.png", run / "artifacts" / "x.png"):
+        rc, err = _cli(capsys, "detokenize-image", tmp_path / "t.npz", "--run", run, "--out", target)
+        assert rc == 2 and "inside the run folder" in err, err
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

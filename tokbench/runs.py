@@ -85,9 +85,11 @@ def _describe_special(mode: int) -> str:
     return "not a regular file"
 
 
-def check_output_file(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] = ()) -> Path:
+def check_output_file(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] = (),
+                      run_dir: str | os.PathLike | None = None) -> Path:
     """Refuse an output path that is not (or would not become) a plain regular file of ours: an existing
-    device, FIFO, socket, folder or symlink there, or one of the command's own `inputs`. Returns the path."""
+    device, FIFO, socket, folder or symlink there, one of the command's own `inputs`, or anything inside
+    `run_dir` (a run folder's files are managed by tokbench: run.json, artifacts, ...). Returns the path."""
     path = Path(path)
     if str(path).endswith(os.sep) or path.name in ("", ".", ".."):
         raise TokbenchError(f"{path}: output must be a file name, not a folder")
@@ -106,6 +108,10 @@ def check_output_file(path: str | os.PathLike, inputs: tuple[str | os.PathLike, 
             same = False
         if same:
             raise TokbenchError(f"{path}: is also the input; choose another output file")
+    if run_dir is not None and os.path.lexists(Path(run_dir) / "run.json"):
+        target = Path(os.path.realpath(path.parent)) / path.name
+        if Path(os.path.realpath(run_dir)) in target.parents:
+            raise TokbenchError(f"{path}: is inside the run folder {run_dir}; write outputs elsewhere")
     return path
 
 

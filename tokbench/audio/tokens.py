@@ -60,6 +60,9 @@ def tokenize_file(audio: str | os.PathLike, run_dir: str | os.PathLike, out: str
             "kbps": kbps(int(codes.shape[0]), cfg.codebook_size, cfg.frame_rate), "warnings": warnings}
 
 
+MAX_DECODE_SECONDS = 3600  # one decode pass of an hour at 16 kHz holds a few GB of activations at most
+
+
 def _check_paths(source: str | os.PathLike, run_dir: str | os.PathLike, out: str | os.PathLike) -> None:
     """Before any work: the input is a regular file, and the output a regular file that is not an input."""
     source = Path(source)
@@ -69,7 +72,7 @@ def _check_paths(source: str | os.PathLike, run_dir: str | os.PathLike, out: str
         raise TokbenchError(f"{source}: not a regular file")
     inputs = [source, *(p for p in Path(run_dir).glob("artifacts/*") if p.is_file())] if Path(run_dir).is_dir() \
         else [source]
-    check_output_file(out, inputs=tuple(inputs))
+    check_output_file(out, inputs=tuple(inputs), run_dir=run_dir)
 
 
 def _check_n_q(n_q: int | None, available: int) -> None:
@@ -122,6 +125,10 @@ def detokenize_file(tokens: str | os.PathLike, run_dir: str | os.PathLike, out: 
     model = load_codec(run_dir, device)
     cfg = model.cfg
     codes_np = data["codes"]
+    if codes_np.shape[1] > MAX_DECODE_SECONDS * cfg.frame_rate:  # decoding is one pass, memory grows with T
+        raise TokbenchError(f"{tokens}: {codes_np.shape[1]:,} frames is more than {MAX_DECODE_SECONDS // 3600} "
+                            f"hour(s) of audio ({int(MAX_DECODE_SECONDS * cfg.frame_rate):,} frames at "
+                            f"{cfg.frame_rate:g} Hz); split the token file")
     if codes_np.shape[0] > cfg.n_q:
         raise TokbenchError(f"{tokens}: {codes_np.shape[0]} quantizer levels, the codec has {cfg.n_q}")
     _check_n_q(n_q, codes_np.shape[0])

@@ -171,6 +171,24 @@ def step_seed(seed: int, step: int) -> int:
     return int(np.random.SeedSequence([seed, step, 0xA0D10]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
+MAX_STEPS = 10_000_000  # far beyond any real codec run; a typo'd 10^20 would otherwise train forever
+
+
+def _check_cfg(cfg: dict) -> None:
+    """Refuse training options out of range (new runs and resumed run.json alike), each as one clear line."""
+    for key in ("steps", "batch_size", "ckpt_every", "log_every"):
+        if not 1 <= int(cfg[key]) <= MAX_STEPS:
+            raise TokbenchError(f"{key} {cfg[key]} must be in 1..{MAX_STEPS}")
+    if not 0 <= cfg["seed"] < 2 ** 32:
+        raise TokbenchError(f"seed {cfg['seed']} must be in 0..2^32-1")
+    if not 0 < cfg["lr"] < 1 or not 0 < cfg["segment_seconds"] <= 60:
+        raise TokbenchError("need 0 < lr < 1 and 0 < segment_seconds <= 60")
+    if cfg["batch_size"] > 4096:
+        raise TokbenchError(f"batch_size {cfg['batch_size']} is more than 4096 segments per step")
+    if not all(math.isfinite(float(cfg[k])) and cfg[k] >= 0 for k in ("w_wave", "w_stft", "w_mel")):
+        raise TokbenchError("loss weights must be finite and >= 0")
+
+
 def _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, channels, strides, sample_rate,
          seed, device, runs_dir, name, resume, ckpt_every, log_every, on_error, weights) -> dict:
     import torch
@@ -210,17 +228,7 @@ def _fit(data, steps, batch_size, segment_seconds, lr, n_q, codebook_size, dim, 
                  "ckpt_every": ckpt_every, "log_every": log_every, **weights}
         cfg = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
         cfg.update(data=[data] if isinstance(data, str) else list(data), seed=int(seed), codec=asdict(codec_cfg))
-        for key in ("steps", "batch_size", "ckpt_every", "log_every"):
-            if int(cfg[key]) < 1:
-                raise TokbenchError(f"{key} must be at least 1")
-        if not 0 <= cfg["seed"] < 2 ** 32:
-            raise TokbenchError(f"seed {cfg['seed']} must be in 0..2^32-1")
-        if not 0 < cfg["lr"] < 1 or not 0 < cfg["segment_seconds"] <= 60:
-            raise TokbenchError("need 0 < lr < 1 and 0 < segment_seconds <= 60")
-        if cfg["batch_size"] > 4096:
-            raise TokbenchError(f"batch_size {cfg['batch_size']} is more than 4096 segments per step")
-        if not all(math.isfinite(float(cfg[k])) and cfg[k] >= 0 for k in ("w_wave", "w_stft", "w_mel")):
-            raise TokbenchError("loss weights must be finite and >= 0")
+    _check_cfg(cfg)  # a resumed run.json may have been edited by hand: the same checks as a new run
 
     clips = load_audio(cfg["data"], split="train", sample_rate=codec_cfg.sample_rate, on_error=on_error)
     segment = int(round(cfg["segment_seconds"] * codec_cfg.sample_rate))

@@ -6,9 +6,11 @@ Each area registers its commands from its own module (`train_text`, `eval_text`,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import os
+import signal
 import sys
 
 import click
@@ -128,6 +130,36 @@ def _interrupted(argv: list[str], before: int) -> int:
     return INTERRUPTED_EXIT
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that a run is closed exactly as on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated(signum)
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt():
+    """While a command runs, SIGTERM and SIGHUP behave like Ctrl-C (run marked interrupted, lock released,
+    spool deleted); the previous handlers come back afterwards. Only the main thread may set handlers."""
+    saved = {}
+    try:
+        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                saved[sig] = signal.signal(sig, _raise_terminated)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        yield
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit 2; never a traceback unless TOKBENCH_DEBUG=1.
 
@@ -140,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         command = _root_command()
         command._main_shell_completion({}, "tokbench", None)  # answers a shell's completion request and exits
-        with command.make_context("tokbench", args) as ctx:
+        with _signals_as_interrupt(), command.make_context("tokbench", args) as ctx:
             rc = command.invoke(ctx)
         return rc if isinstance(rc, int) else 0
     except _click_classes("Exit") + (typer.Exit,) as exc:
@@ -149,13 +181,17 @@ def main(argv: list[str] | None = None) -> int:
         return _usage_error(exc, args)
     except _click_classes("ClickException") as exc:
         return _fail(_one_line(exc.format_message()), USAGE_EXIT)
-    except _click_classes("Abort") + (typer.Abort, KeyboardInterrupt, EOFError):
-        return _interrupted(args, interrupted_before)
+    except _click_classes("Abort") + (typer.Abort, KeyboardInterrupt, EOFError) as exc:
+        rc = _interrupted(args, interrupted_before)
+        return 128 + exc.signum if isinstance(exc, _Terminated) else rc
     except TokbenchError as exc:
         if debug:
             raise
         return _fail(_one_line(str(exc)), USAGE_EXIT)
-    except BrokenPipeError:
+    except BrokenPipeError:  # `| head -1`: the reader is gone, end quietly
+        from tokbench.cli.common import silence_stdout
+
+        silence_stdout()
         return 0
     except Exception as exc:  # noqa: BLE001 - a bug: still one line, with the way to see more
         if debug:
@@ -166,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     rc = main()
-    if rc == INTERRUPTED_EXIT:  # Ctrl-C: native training abandoned in a worker thread must not hold the exit
+    if rc == INTERRUPTED_EXIT or rc > 128:  # Ctrl-C, SIGTERM, SIGHUP: native training abandoned in a worker
+        # thread must not hold the exit
         import atexit
 
         atexit._run_exitfuncs()  # what a normal exit runs (e.g. deleting the spooled stdin), then leave at once

@@ -80,7 +80,8 @@ def eval_audio_command(
         "--data", "-d", help="Audio source, repeatable: a wav/flac file or folder, builtin:speech or builtin:signals. "
         "Default: the sources the run was trained on (run.json); the report notes any other source.")] = None,
     split: Annotated[str, typer.Option("--split", help="all, train or test.")] = "test",
-    max_clips: Annotated[Optional[int], typer.Option("--max-clips", help="Evaluate at most this many clips.")] = None,
+    max_clips: Annotated[Optional[int], typer.Option("--max-clips", help="Evaluate at most this many clips "
+                                                    "(default all).")] = None,
     wavs: Annotated[int, typer.Option("--wavs", help="Clips written to artifacts/eval as wavs.")] = 3,
     skip_bad: SkipBadOpt = False,
     device: DeviceOpt = None,
@@ -130,7 +131,8 @@ def tokenize_audio_command(
     file: Annotated[Path, typer.Argument(help="A wav or flac file (resampled to the model rate).")],
     run: Annotated[Path, typer.Option("--run", help="The audio-codec run folder whose model encodes.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Token file to write (.npz).")],
-    n_q: Annotated[Optional[int], typer.Option("--n-q", help="Keep only the first n_q quantizers.")] = None,
+    n_q: Annotated[Optional[int], typer.Option("--n-q", help="Keep only the first n_q quantizers "
+                                                    "(default all).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Encode an audio file into codec tokens (an npz with codes (n_q, T) and what decoding needs)."""
@@ -148,7 +150,8 @@ def detokenize_command(
     tokens: Annotated[Path, typer.Argument(help="A token file written by tokenize-audio.")],
     run: Annotated[Path, typer.Option("--run", help="The audio-codec run folder that made the tokens.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Wav file to write (16-bit PCM).")],
-    n_q: Annotated[Optional[int], typer.Option("--n-q", help="Decode from only the first n_q quantizers.")] = None,
+    n_q: Annotated[Optional[int], typer.Option("--n-q", help="Decode from only the first n_q quantizers "
+                                                    "(default all in the token file).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Decode a token file back into a wav so you can listen to it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+
+from tokbench.errors import TokbenchError
 
 stdout = Console(soft_wrap=False)
 stderr = Console(stderr=True)
@@ -26,11 +29,31 @@ DEFAULT_RUNS_DIR = Path("runs")
 
 
 def emit(payload: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], None]) -> None:
-    """Print `payload` as one JSON document (`--json`) or through `render` for people."""
-    if as_json:
-        sys.stdout.write(json.dumps(payload, indent=2, default=_default) + "\n")
-    else:
-        render(payload)
+    """Print `payload` as one JSON document (`--json`) or through `render` for people.
+
+    Standard output that cannot be written (a full disk, /dev/full) is one error line, not a bug report; a
+    closed pipe (`| head -1`) propagates as BrokenPipeError, which the CLI ends quietly."""
+    try:
+        if as_json:
+            sys.stdout.write(json.dumps(payload, indent=2, default=_default) + "\n")
+        else:
+            render(payload)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        silence_stdout()
+        raise TokbenchError(f"cannot write to standard output ({exc.strerror or exc})") from None
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush at exit stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to silence
+        pass
 
 
 def _default(obj: Any) -> Any:

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -67,14 +67,19 @@ def streamlit_command(runs_dir: Path, port: int) -> list[str]:
 
 @app.command("dashboard")
 def dashboard_command(
-    runs_dir: Annotated[Path, typer.Argument(help="Folder of run folders to compare.")] = DEFAULT_RUNS_DIR,
+    runs_dir: Annotated[Optional[Path], typer.Argument(help="Folder of run folders to compare (default ./runs).",
+                                                       show_default=False)] = None,
     port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1.")] = 8501,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the streamlit command and exit.")] = False,
 ) -> int:
     """Serve the comparison dashboard (runs, text, visual, audio, kernels) on 127.0.0.1."""
     if importlib.util.find_spec("streamlit") is None:
         raise TokbenchError("the dashboard needs streamlit: pip install 'tokbench[dashboard]'")
-    runs_dir = runs_dir.expanduser().resolve()
+    if not 1 <= port <= 65535:  # checked before --dry-run too: the printed command must be one that runs
+        raise TokbenchError(f"--port {port}: expected 1..65535")
+    if runs_dir is not None and not runs_dir.is_dir():  # as `tokbench runs`: a named folder must exist
+        raise TokbenchError(f"{runs_dir}: {'not a folder' if runs_dir.exists() else 'no such folder'}")
+    runs_dir = (DEFAULT_RUNS_DIR if runs_dir is None else runs_dir).expanduser().resolve()
     if runs_dir.exists() and not runs_dir.is_dir():
         raise TokbenchError(f"{runs_dir}: not a folder")
     command = streamlit_command(runs_dir, port)

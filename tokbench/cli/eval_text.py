@@ -36,6 +36,24 @@ def _tokenizer_list(tokenizer: list[str] | None, positional: list[str] | None = 
     return specs
 
 
+def _empty_corpus(c) -> str:
+    """The message for a corpus with no non-blank line to look at (as eval-text refuses it)."""
+    hint = ("; files hold out every tenth line (train-bpe's rule)" if c.split == "heldout" else "")
+    return f"corpus {c.name} ({c.split}) has no non-blank lines{hint}"
+
+
+def _check_csv_dir(csv_dir: Path | None) -> None:
+    """--csv names a folder: refuse a file or device (or a path under one) before any work is done."""
+    if csv_dir is None:
+        return
+    if csv_dir.exists() and not csv_dir.is_dir():
+        raise TokbenchError(f"--csv {csv_dir}: not a folder (it names a file or device; give a folder to write "
+                            "the CSV files into)")
+    parent = next((p for p in csv_dir.parents if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise TokbenchError(f"--csv {csv_dir}: cannot create the folder ({parent} is not a folder)")
+
+
 # ---------------------------------------------------------------------------------------------- eval-text
 @app.command("eval-text")
 def eval_text_command(
@@ -50,7 +68,7 @@ def eval_text_command(
     alpha: Annotated[float, typer.Option("--alpha", help="Rényi efficiency order, a finite number above 0.")] = 2.5,
     pivot: PivotOpt = None,
     min_entries: Annotated[int, typer.Option("--min-entries", min=1, help="Drop parallel languages with fewer aligned entries.")] = 1,
-    max_lines: Annotated[Optional[int], typer.Option("--max-lines", min=1, help="Evaluate at most this many lines per corpus.")] = None,
+    max_lines: Annotated[Optional[int], typer.Option("--max-lines", min=1, help="Evaluate at most this many lines per corpus (default: all).")] = None,
     no_fast: Annotated[bool, typer.Option("--no-fast", help="Always encode with the tokenizer's own backend.")] = False,
     engine: Annotated[Optional[str], typer.Option("--engine", help="Shard the corpus metrics on a distributed "
                       "engine (dask): a local cluster, or the one at --scheduler.")] = None,
@@ -75,6 +93,7 @@ def eval_text_command(
     from tokbench import evaluate_text
 
     specs = _tokenizer_list(tokenizer, tokenizers)
+    _check_csv_dir(csv_dir)
     if not (math.isfinite(alpha) and alpha > 0):
         raise TokbenchError(f"--alpha {alpha}: the Rényi order must be a finite number above 0 (default 2.5)")
     report = evaluate_text(specs, corpus, parallel, split=split, reference=reference, alpha=alpha, fast=not no_fast,
@@ -166,7 +185,7 @@ def _render_eval(payload: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------------------------- sweep-vocab
 @app.command("sweep-vocab")
 def sweep_vocab_command(
-    corpus: Annotated[Optional[str], typer.Option("--corpus", "-c", help="Monolingual corpus (train/held-out split).")] = None,
+    corpus: Annotated[Optional[str], typer.Option("--corpus", "-c", help="Monolingual corpus (train/held-out split; default builtin:english-large, or builtin:english when that is not installed).")] = None,
     parallel: Annotated[Optional[str], typer.Option("--parallel", "-p", help="Parallel corpus: one fit per language.")] = None,
     sizes: Annotated[Optional[str], typer.Option("--sizes", help="Comma-separated vocabulary sizes "
                                                  "(default: 4096 to 65536, doubling).")] = None,
@@ -174,10 +193,11 @@ def sweep_vocab_command(
                                                           "criterion matches (default: the largest).")] = None,
     pivot: PivotOpt = None,
     language: Annotated[Optional[list[str]], typer.Option("--language", "-l", help="Only these languages (repeatable).")] = None,
-    max_languages: Annotated[Optional[int], typer.Option("--max-languages", min=1, help="At most this many languages.")] = None,
+    max_languages: Annotated[Optional[int], typer.Option("--max-languages", min=1, help="At most this many languages (default: all).")] = None,
     min_entries: Annotated[int, typer.Option("--min-entries", min=1, help="Skip languages with fewer aligned entries.")] = 100,
     pretokenizer: Annotated[str, typer.Option("--pretokenizer", help="Split regex preset (as train-bpe).")] = "gpt4",
     min_frequency: Annotated[int, typer.Option("--min-frequency", help="Minimum pair count for a merge.")] = 2,
+    errors: ErrorsOpt = "strict",
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
     name: NameOpt = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Do not write a run folder.")] = False,
@@ -190,6 +210,7 @@ def sweep_vocab_command(
     from tokbench import sweep_vocab
     from tokbench.text.sweep import DEFAULT_SWEEP_SIZES
 
+    _check_csv_dir(csv_dir)
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()] if sizes is not None else list(DEFAULT_SWEEP_SIZES)
     except ValueError:
@@ -197,7 +218,7 @@ def sweep_vocab_command(
     result = sweep_vocab(corpus, parallel, sizes=size_list, reference_size=reference_size, pivot=pivot,
                          min_entries=min_entries, languages=language, max_languages=max_languages,
                          spec={"pretokenizer": pretokenizer, "min_frequency": min_frequency},
-                         runs_dir=None if no_run else runs_dir, name=name)
+                         runs_dir=None if no_run else runs_dir, name=name, errors=errors)
     if csv_dir is not None:
         result.write_csv(csv_dir)
 
@@ -282,6 +303,8 @@ def inspect_command(
     if (text is None) == (file is None):
         raise TokbenchError("give the text to inspect, or --file PATH (one of them)")
     if file is not None:
+        if file.exists() and not file.is_file():  # a FIFO or device would block or never end
+            raise TokbenchError(f"{file}: not a regular file")
         try:
             with open(file, encoding="utf-8", newline="") as fh:  # reads only what is shown
                 text = fh.read(max_chars)
@@ -335,6 +358,7 @@ def diff_command(
     corpus: CorpusOpt = None,
     top: Annotated[int, typer.Option("--top", min=1, help="How many lines / tokens to show.")] = 10,
     max_lines: Annotated[int, typer.Option("--max-lines", min=1, help="Compare at most this many corpus lines.")] = 20000,
+    errors: ErrorsOpt = "strict",
     json_out: JsonOpt = False,
 ) -> None:
     """Vocabulary added / removed / shared (by token bytes), and the corpus lines whose segmentations
@@ -344,10 +368,12 @@ def diff_command(
 
     ta, tb = load_tokenizer(a), load_tokenizer(b)
     specs = corpus or ["builtin:english"]
-    c = Corpus(specs, split=evaluation_split(specs))
+    c = Corpus(specs, split=evaluation_split(specs), errors=errors)
     vd = vocab_diff(ta, tb)
     scored: dict[str, int] = {}
     lines = most_different_lines(ta, tb, c.lines(), top=top, max_lines=max_lines, scored=scored)
+    if not scored.get("lines"):
+        raise TokbenchError(_empty_corpus(c))
     payload = {"a": ta.name, "b": tb.name, "vocab": vd.to_dict(limit=top), "corpus": c.name, "lines": lines,
                "provenance": {"corpus": c.name, "split": c.split, **scored},
                "vocab_sizes": {ta.name: {"requested": requested_vocab(ta), "reached": ta.vocab_size},
@@ -382,6 +408,7 @@ def probe_command(
     corpus: CorpusOpt = None,
     max_lines: Annotated[int, typer.Option("--max-lines", min=1, help="Probe at most this many corpus lines.")] = 5000,
     top: Annotated[int, typer.Option("--top", min=1, help="Most frequent cases shown per category.")] = 10,
+    errors: ErrorsOpt = "strict",
     json_out: JsonOpt = False,
 ) -> None:
     """Non-unique encodings: words encoded differently depending on context (whitespace-boundary shifts,
@@ -390,11 +417,13 @@ def probe_command(
     from tokbench import load_tokenizer, probe_nonunique
 
     specs = corpus or ["builtin:english"]
-    c = Corpus(specs, split=evaluation_split(specs))
+    c = Corpus(specs, split=evaluation_split(specs), errors=errors)
     out = []
     for spec in _tokenizer_list(tokenizer):
         tok = load_tokenizer(spec)
         out.append({"tokenizer": tok.name, **probe_nonunique(tok, c.lines(), max_lines=max_lines, top=top).to_dict()})
+        if not out[-1].get("lines"):
+            raise TokbenchError(_empty_corpus(c))
 
     def render(p: dict[str, Any]) -> None:
         from rich.table import Table

@@ -331,7 +331,8 @@ def iter_file_lines(path: Path, errors: str = "strict", line_split: str = "all")
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 if errors == "strict":
-                    raise TokbenchError(f"{path}: invalid UTF-8 at byte offset {start + exc.start} (line {lineno}); "
+                    shown = "- (standard input)" if path in _STDIN_SPOOL else path
+                    raise TokbenchError(f"{shown}: invalid UTF-8 at byte offset {start + exc.start} (line {lineno}); "
                                         "use --errors replace or --errors skip") from None
                 if errors == "replace":
                     yield raw.decode("utf-8", errors="replace")
@@ -384,6 +385,13 @@ class Corpus:
         self.split = split
         self.errors = errors
         self.files: list[TextFile] = [f for spec in self.specs for f in resolve(spec, split)]
+        seen: dict[Path, str] = {}
+        for f in self.files:  # one rule: a file is read once, so a corpus given twice is refused, not counted twice
+            key = Path(f.path).resolve()
+            if key in seen:
+                raise TokbenchError(f"corpus file {f.path} is given twice ({seen[key]} and {f.source}): "
+                                    "give each corpus once")
+            seen[key] = f.source
         self.stats: CorpusStats | None = None  # what the last `scan` found
 
     @property

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tokbench.errors import TokbenchError
-from tokbench.runs import Run, atomic_write_bytes, atomic_write_json, read_json, write_artifact
+from tokbench.runs import _NAME_RE, Run, atomic_write_bytes, atomic_write_json, read_json, write_artifact
 from tokbench.sources.text import LONG_LINE_CHARS, Corpus, batched
 from tokbench.text.patterns import SPLIT_PATTERNS
 from tokbench.text.tokenizer import MANIFEST, load_run_tokenizer
@@ -77,7 +77,10 @@ _OPTION_FLAGS = {"terms": "--terms", "uncased": "--uncased", "pad_pow2": "--pad-
 VARIANT_CHECKS = {
     "supertoken": "tokbench.text.supertoken:check_options",
     "triad": "tokbench.text.triad:check_options",
+    "domain": "tokbench.text.domain:check_domain_options",
 }
+#: variant name -> "module:function(spec, train_corpus)" that rejects a size the training data cannot fit
+VARIANT_DATA_CHECKS = {"char": "tokbench.text.domain:check_char_alphabet"}
 
 
 @dataclass
@@ -144,6 +147,8 @@ class BPESpec:
             raise TokbenchError(f"{flag} does not apply to --variant {self.variant} (its options: "
                                 f"{', '.join(sorted(known)) or 'none'})")
         terms = self.options.get("terms")
+        if terms is not None and Path(terms).is_dir():
+            raise TokbenchError(f"--terms {terms}: is a folder (give the terms file, one term a line)")
         if terms is not None and not Path(terms).is_file():
             raise TokbenchError(f"--terms {terms}: no such file")
         if terms is not None:
@@ -319,6 +324,8 @@ SPM_MANIFEST = {"format": "spm", "file": "tokenizer.model"}
 SPM_FILES = ("tokenizer.model", "tokenizer.vocab")
 #: sentencepiece's own words when a vocabulary is larger than the corpus yields (it knows only after training)
 _SPM_TOO_HIGH = re.compile(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)")
+#: sentencepiece's refusal of a vocabulary smaller than the corpus's required characters + meta pieces
+_SPM_TOO_LOW = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)")
 
 
 def _train_spm(spec: BPESpec, corpus: Corpus, artifacts: Path) -> VariantOutcome:
@@ -373,6 +380,12 @@ def train_spm_into(spec: BPESpec, corpus: Corpus, folder: Path) -> None:
             raise TokbenchError(f"--vocab-size {spec.vocab_size:,} is more than sentencepiece {spec.model_type} can "
                                 f"make from {corpus.name}: at most {int(too_high.group(2)):,}; choose "
                                 f"-v {too_high.group(2)} or less") from None
+        too_low = _SPM_TOO_LOW.search(message)
+        if too_low:  # sentencepiece's advice (--character_coverage) names an option tokbench does not have
+            raise TokbenchError(f"--vocab-size {spec.vocab_size:,} is below what sentencepiece needs for the "
+                                f"characters of {corpus.name}: at least {int(too_low.group(2)):,}; choose "
+                                f"-v {too_low.group(2)} or more") from None
+        message = re.sub(r"^[A-Z_]+: \S+\(\d+\) (\[.*?\] )?", "", message)  # "INTERNAL: file.cc(638) [check] "
         raise TokbenchError(f"sentencepiece training failed: {message[:300]}") from None
 
 
@@ -397,9 +410,13 @@ def _recorded_config(run_dir: Path, given: dict[str, Any]) -> tuple[BPESpec, lis
     try:
         config = info["config"]
         spec = BPESpec(**config["spec"])
+        for key in ("vocab_size", "min_frequency"):
+            if not isinstance(getattr(spec, key), int) or isinstance(getattr(spec, key), bool):
+                raise TypeError(f"{key} {getattr(spec, key)!r} is not an integer")
+        spec.validate()  # any other mistyped field fails here, as a TypeError
         corpus_specs = [str(c) for c in config["corpus"]]
         errors, evaluate = str(config.get("errors", "strict")), bool(config.get("evaluate", True))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TokbenchError(f"{run_dir / 'run.json'}: no usable text-bpe config "
                             f"({type(exc).__name__}: {exc})") from None
     defaults = {"variant": "plain", "backend": "hf", "model_type": "bpe", "min_frequency": 2, "pretokenizer": "gpt4",
@@ -492,8 +509,14 @@ def train_bpe(corpus: str | list[str] | None = None, *, vocab_size: int | None =
     trainer = _resolve(VARIANTS[spec.variant])
     if spec.variant in VARIANT_CHECKS:
         _resolve(VARIANT_CHECKS[spec.variant])(spec, spec.options)
+    if spec.variant in VARIANT_DATA_CHECKS and resume is None:
+        _resolve(VARIANT_DATA_CHECKS[spec.variant])(spec, train_corpus)
     config = {"spec": asdict(spec), "corpus": corpus_specs, "errors": errors, "evaluate": evaluate}
     packages = ("tokenizers", "sentencepiece")
+    if resume is None and name is not None and not _NAME_RE.match(name):  # before any folder is looked up
+        what = "it is empty" if not name else f"{len(name):,} characters, at most 128" if len(name) > 128 else \
+            "use letters, digits, '.', '_' or '-'"
+        raise TokbenchError(f"invalid run name {name[:40]!r}{'...' if len(name) > 40 else ''}: {what}")
     taken = Path(runs_dir) / name if resume is None and name is not None and "/" not in name else None
     if taken is not None and not name.startswith(".") and taken.exists():  # fail before training, not after
         raise TokbenchError(f"run folder {taken} already exists: choose another --name, or --resume it")

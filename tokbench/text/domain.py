@@ -279,6 +279,40 @@ def cut_out_terms(lines: Iterable[str], terms: list[str]) -> Iterator[str]:
             yield line[pos:]
 
 
+def check_domain_options(spec, options: dict[str, Any]) -> None:
+    """Refuse, before any run folder exists, a vocabulary that cannot even hold the specials, the bytes, the
+    KL3M custom tokens and the given terms (mined terms can only add to that floor)."""
+    if spec.backend != "hf":
+        raise TokbenchError("--variant domain trains with --backend hf")
+    spec = replace(spec, special_tokens=list(dict.fromkeys([*DOMAIN_SPECIAL_TOKENS, *spec.special_tokens])),
+                   lowercase=bool(spec.lowercase or options.get("uncased")),
+                   normalization="nfkc" if options.get("nfkc", True) and spec.normalization == "none"
+                   else spec.normalization)
+    norm = _normalize_fn(spec)
+    given = [t for t in dict.fromkeys(norm(t).strip() for t in read_terms(options["terms"])) if t] \
+        if options.get("terms") else []
+    custom = [norm(t) for t in kl3m_custom_tokens(spec.lowercase)] if options.get("custom_tokens", True) else []
+    custom = [t for t in dict.fromkeys(custom) if t and t not in spec.special_tokens and len(t.encode()) > 1]
+    floor = len(spec.special_tokens) + 256 + len(custom) + len(given)
+    if spec.vocab_size < floor:
+        raise TokbenchError(f"--vocab-size {spec.vocab_size} leaves no room for BPE: {len(spec.special_tokens)} "
+                            f"specials + 256 bytes + {len(custom)} custom tokens + {len(given)} given terms need at "
+                            f"least {floor}")
+
+
+def check_char_alphabet(spec, corpus) -> None:
+    """Refuse, before any run folder exists, a vocabulary smaller than the corpus's character alphabet +
+    256 byte-fallback tokens + the specials (what `train_char` needs)."""
+    alphabet: set[str] = set()
+    for line in corpus.lines():
+        alphabet.update(line)
+    floor = len(spec.special_tokens) + 256 + len(alphabet)
+    if spec.vocab_size < floor:
+        raise TokbenchError(f"--vocab-size {spec.vocab_size} is below the character alphabet: the corpus has "
+                            f"{len(alphabet)} distinct characters, + 256 byte-fallback tokens + "
+                            f"{len(spec.special_tokens)} specials = {floor}")
+
+
 def train_domain(spec, corpus, artifacts: Path, options: dict[str, Any]):
     """KL3M-style domain BPE (see the module docstring).
 

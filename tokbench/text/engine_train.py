@@ -51,7 +51,8 @@ def wanted(engine: str | None, from_counts: str | Path | None, resume: str | Pat
     made_here = False
     if resume is not None:
         try:
-            config = read_json(Path(resume) / "run.json").get("config") or {}
+            info = read_json(Path(resume) / "run.json")
+            config = (info.get("config") if isinstance(info, dict) else None) or {}
         except TokbenchError:
             config = {}  # the plain path reports the bad folder
         made_here = isinstance(config, dict) and bool(config.get("engine") or config.get("from_counts"))
@@ -119,6 +120,8 @@ def train_bpe_on_engine(corpus: str | list[str] | None = None, *, vocab_size: in
         corpus_specs = [corpus] if isinstance(corpus, str) else list(corpus or [DEFAULT_CORPUS])
     if engine is not None:
         cluster.check_engine(engine)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise TokbenchError("--workers must be at least 1")  # before the run folder, not from inside it
     source: dict[str, Any] | None = None
     notes: list[str] = []
     if from_counts is not None:

@@ -36,7 +36,7 @@ from tokbench.sources.parallel import ParallelCorpus
 from tokbench.sources.parallel_sentences import SENTENCES_NAME, load_any_parallel, measures
 from tokbench.sources.text import Corpus, batched, builtin_names, evaluation_split
 from tokbench.text.fast_encode import fast_tokenizer
-from tokbench.text.tokenizer import HFTokenizer, TextTokenizer, load_tokenizer
+from tokbench.text.tokenizer import HFTokenizer, TextTokenizer, load_tokenizer, split_label
 
 
 def _add_counts(counts: np.ndarray, ids: Sequence[int]) -> np.ndarray:
@@ -426,6 +426,11 @@ def evaluate_text(tokenizers: Sequence[str | TextTokenizer], corpora: Sequence[s
         corpora = [c for c in DEFAULT_CORPORA if c.split(":", 1)[1] in builtin_names()]
         parallel = list(DEFAULT_PARALLEL)
     corpora, parallel = list(corpora or []), list(parallel or [])
+    labels = [label for label, _ in map(split_label, (str(t) for t in tokenizers)) if label is not None]
+    repeated = next((label for label, n in Counter(labels).items() if n > 1), None)
+    if repeated is not None:  # an explicit label names one tokenizer: never "x" and "x #2"
+        raise TokbenchError(f"label {repeated!r} is given to more than one tokenizer (-t {repeated}=...): "
+                            "use a different label for each")
     toks = [load_tokenizer(t) for t in tokenizers]
     names = _unique_names(toks)
     ref = _resolve_reference(reference, names)

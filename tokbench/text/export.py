@@ -96,9 +96,18 @@ def _first_difference(ours: TextTokenizer, theirs, lines: list[str]) -> str | No
 
 
 def _prepare_out(out: Path) -> None:
+    """A new or empty real folder: never through a symlink, and only the final folder is created (a parent
+    that is not an existing folder, e.g. /dev/nonexist, is refused rather than made)."""
+    if out.is_symlink():
+        raise TokbenchError(f"{out}: is a symlink; export into a real folder")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise TokbenchError(f"{out}: exists and is not an empty folder (an export never overwrites)")
-    out.mkdir(parents=True, exist_ok=True)
+    if not out.absolute().parent.is_dir():
+        raise TokbenchError(f"{out.parent}: no such folder (export creates only the final folder)")
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise TokbenchError(f"{out}: cannot create the folder ({exc.strerror})") from None
 
 
 def export_run(run: str | Path, out: str | Path, fmt: str = "transformers") -> dict[str, Any]:

@@ -158,7 +158,7 @@ def sweep_vocab(corpus: str | None = None, parallel: str | None = None, *, sizes
                 reference_size: int | None = None, pivot: str | None = None, min_entries: int = 300,
                 languages: Sequence[str] | None = None, max_languages: int | None = None,
                 spec: dict[str, Any] | None = None, runs_dir: str | Path | None = None,
-                name: str | None = None) -> SweepResult:
+                name: str | None = None, errors: str = "strict") -> SweepResult:
     """Train the same recipe at several vocabulary sizes and fit CTC(V) = a · V^b over the *reached* sizes
     (per language on a parallel corpus).
 
@@ -170,7 +170,8 @@ def sweep_vocab(corpus: str | None = None, parallel: str | None = None, *, sizes
     tokenizer matches English): the recommended size for language L is the V at which L's fitted CTC equals
     the pivot tokenizer's CTC on the same held-out entries at the reference size (default: the largest
     swept size, or what the pivot reached), i.e. the vocabulary at which L's token premium is 1.
-    Extrapolations beyond 4x the largest reached size are reported with a note.
+    Extrapolations beyond 4x the largest reached size are reported with a note. `errors`: what invalid
+    UTF-8 in `corpus` does (strict, replace or skip, as train-bpe).
     """
     sizes = sorted({int(s) for s in sizes})
     if len(sizes) < 2:
@@ -186,18 +187,24 @@ def sweep_vocab(corpus: str | None = None, parallel: str | None = None, *, sizes
         raise TokbenchError("sweep-vocab trains the plain byte-level HF recipe (backend hf, variant plain)")
     from tokbench.text.bpe import BPESpec
 
-    for size in {sizes[0], sizes[-1], reference_size or sizes[-1]}:  # bad sizes / options fail before any work
-        BPESpec(vocab_size=size, **spec_kwargs).validate()
+    checks = [(sizes[0], "--sizes"), (sizes[-1], "--sizes")]
+    if reference_size is not None:
+        checks.append((reference_size, "--reference-size"))
+    for size, flag in checks:  # bad sizes / options fail before any work, naming the option that gave them
+        try:
+            BPESpec(vocab_size=size, **spec_kwargs).validate()
+        except TokbenchError as exc:
+            raise TokbenchError(str(exc).replace("--vocab-size", flag)) from None
     result = SweepResult(sizes, {}, {}, {}, "")
     if corpus is not None:
-        train = [ln for ln in Corpus(corpus, split="train").lines() if ln.strip()]
-        held = [ln for ln in Corpus(corpus, split="heldout").lines() if ln.strip()]
+        train = [ln for ln in Corpus(corpus, split="train", errors=errors).lines() if ln.strip()]
+        held = [ln for ln in Corpus(corpus, split="heldout", errors=errors).lines() if ln.strip()]
         if not train or not held:
             raise TokbenchError(f"corpus {corpus} has an empty train or held-out split")
         _sweep_one("all", train, held, sizes, spec_kwargs, result)
         result.criterion = "none: a recommended size needs a parallel corpus (premium-1 criterion)"
         result.dataset = f"{corpus}/heldout"
-        data = Corpus(corpus, split="all").fingerprint()
+        data = Corpus(corpus, split="all", errors=errors).fingerprint()
     else:
         pc = load_any_parallel(parallel, pivot=pivot, min_entries=min_entries)
         langs = [lang for lang in pc.languages if lang != pc.pivot]

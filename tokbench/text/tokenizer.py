@@ -132,6 +132,24 @@ class TextTokenizer:
         return f"<{type(self).__name__} {self.name!r} ({self.kind}, {self.vocab_size} tokens)>"
 
 
+def _check_hf_vocab(path: Path, config: dict) -> None:
+    """A `model.vocab` mapping token -> id must give each id once, all in 0..len(vocab)+added-1: `tokenizers`
+    accepts a shared or far-off id on load and panics (Rust) only when it decodes it."""
+    vocab = (config.get("model") or {}).get("vocab") if isinstance(config, dict) else None
+    if not isinstance(vocab, dict):
+        return  # unigram (a list of pieces) or no model vocab: the Rust loader already checked it
+    limit = len(vocab) + len(config.get("added_tokens") or [])
+    owner: dict[int, str] = {}
+    for token, token_id in vocab.items():
+        if not isinstance(token_id, int) or isinstance(token_id, bool) or not 0 <= token_id < limit:
+            raise TokbenchError(f"{path}: vocabulary id {token_id!r} of token {token!r} is out of range "
+                                f"(ids must be 0..{limit - 1})")
+        if token_id in owner:
+            raise TokbenchError(f"{path}: vocabulary id {token_id} is given to two tokens "
+                                f"({owner[token_id]!r} and {token!r})")
+        owner[token_id] = token
+
+
 class HFTokenizer(TextTokenizer):
     """Any HF `tokenizers` tokenizer.json."""
 
@@ -146,6 +164,7 @@ class HFTokenizer(TextTokenizer):
         except Exception as exc:  # the Rust side raises plain Exceptions for corrupt files
             raise TokbenchError(f"{path}: not a valid tokenizer.json ({str(exc).splitlines()[0][:200]})") from None
         config = json.loads(Path(path).read_text(encoding="utf-8"))
+        _check_hf_vocab(path, config)
         self.config = config
         self.byte_level = "ByteLevel" in json.dumps(config.get("decoder") or {})
 
@@ -253,6 +272,11 @@ def tiktoken_pattern(option: str | None) -> str:
     return option
 
 
+#: how many unused ranks a rank file may leave: tiktoken sizes its tables by the largest rank, so a sparse file
+#: (one rank 4e9) would allocate gigabytes
+RANK_SLACK = 1024
+
+
 def read_tiktoken_ranks(path: Path) -> dict[bytes, int]:
     """`base64(token) rank` per line, checked: every one of the 256 single bytes has a rank (byte-level BPE
     must be able to spell any text), and no token or rank appears twice."""
@@ -283,6 +307,10 @@ def read_tiktoken_ranks(path: Path) -> dict[bytes, int]:
     if missing:
         raise TokbenchError(f"{path}: not a byte-level rank file: {len(missing)} of the 256 single-byte tokens "
                             f"have no rank (first: 0x{missing[0]:02x})")
+    top = max(ranks.values())
+    if top >= len(ranks) + RANK_SLACK:
+        raise TokbenchError(f"{path}: rank {top} is far beyond the {len(ranks):,} entries (ranks must be below "
+                            f"the number of entries + {RANK_SLACK:,}; tiktoken allocates one slot per rank)")
     return ranks
 
 
@@ -410,6 +438,8 @@ def load_run_tokenizer(run_dir: Path) -> TextTokenizer:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         kind, file = manifest["format"], manifest["file"]
+        if not (isinstance(kind, str) and isinstance(file, str) and file):
+            raise TypeError(f"format and file must be strings, got {kind!r} and {file!r}")
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise TokbenchError(f"{manifest_path}: corrupt tokenizer manifest ({exc})") from None
     name = run_dir.name

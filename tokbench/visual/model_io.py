@@ -62,6 +62,12 @@ def _model_dir(path: Path) -> Path:
         if (candidate / MODEL_JSON).is_file():
             return candidate
     if (path / "run.json").is_file():
+        try:
+            kind = json.loads((path / "run.json").read_text(encoding="utf-8")).get("kind")
+        except (OSError, ValueError, AttributeError):
+            kind = None
+        if isinstance(kind, str) and kind != "visual-vq":  # e.g. a text-bpe run given to eval-vq
+            raise TokbenchError(f"{path}: is a {kind} run, not a visual-vq run")
         raise TokbenchError(f"{path}: run has no trained model yet (no artifacts/{MODEL_JSON})")
     raise TokbenchError(f"{path}: no {MODEL_JSON} here or in {path}/artifacts")
 

@@ -79,9 +79,9 @@ def tokenize_images(source: str | os.PathLike, run_dir: str | os.PathLike, out: 
     from tokbench.visual.model_io import load_model
 
     if Path(source).exists() and Path(source).is_file():
-        check_output_file(out, inputs=_inputs(run_dir, source))
+        check_output_file(out, inputs=_inputs(run_dir, source), run_dir=run_dir)
     else:
-        check_output_file(out, inputs=_inputs(run_dir))
+        check_output_file(out, inputs=_inputs(run_dir), run_dir=run_dir)
     model = load_model(run_dir).to(device)
     keep = _check_budget(model, budget, model.tokens_per_image)
     c, h, _ = model.image_shape
@@ -180,7 +180,7 @@ def detokenize_images(tokens: str | os.PathLike, run_dir: str | os.PathLike, out
     paths = _output_paths(out, names)
     inputs = _inputs(run_dir, tokens)
     for path in paths:
-        check_output_file(path, inputs=inputs)
+        check_output_file(path, inputs=inputs, run_dir=run_dir)
     model = load_model(run_dir).to(device)
     _check_tokens_fit(model, data, tokens)
     keep = _check_budget(model, budget, data["tokens"].shape[1])

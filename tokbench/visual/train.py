@@ -161,6 +161,8 @@ def make_train_config(family: str, overrides: dict[str, Any]) -> TrainConfig:
     for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
         if int(getattr(tcfg, name)) < 1:
             raise TokbenchError(f"{name} must be >= 1")
+        if int(getattr(tcfg, name)) > MAX_STEPS:  # a typo'd 10^20 steps would otherwise train forever
+            raise TokbenchError(f"{name} {getattr(tcfg, name)} is more than {MAX_STEPS:,}")
     if not (tcfg.lr > 0 and math.isfinite(tcfg.lr)):
         raise TokbenchError("lr must be a finite number > 0")
     if not 0 <= int(tcfg.seed) < 2 ** 32:
@@ -173,6 +175,9 @@ def make_train_config(family: str, overrides: dict[str, Any]) -> TrainConfig:
 
 
 # ---------------------------------------------------------------------------------------------- determinism
+MAX_STEPS = 10_000_000
+
+
 def batch_indices(seed: int, step: int, batch_size: int, n: int, rank: int = 0, world: int = 1) -> np.ndarray:
     """Indices of this rank's share of global batch `step`: slice [step*B*W, (step+1)*B*W) of the stream of
     per-epoch permutations `default_rng([seed, epoch]).permutation(n)`; a pure function of its arguments."""
