@@ -143,6 +143,55 @@ def test_counting_equals_hf_pretokenization_per_line(corpus, client):
     assert table.as_dict(counts) == _counts_one_process(list(iter_file_lines(corpus, line_split="train")), spec)
 
 
+_TRICKY = ["a\n", "\r\n", "x\r", " \u00a0 \u2003x", "12345 678\n", "don't  ", "\t\t\n\n", "é\u0301ﬁ½",
+           "日本語 テキスト\n", "  \u3000  ", "'S'LL 'Ve", "a\u2028b\u0085c", "\U0001F600!!\n", ""]
+
+
+@pytest.mark.parametrize("pattern", sorted(SPLIT_PATTERNS))
+@pytest.mark.parametrize("normalization", ["none", "nfkc"])
+def test_fast_split_counter_equals_hf_per_line(pattern, normalization, corpus):
+    """The regex fast path (plain Split + ByteLevel) counts what HF's per-line pre-tokenization counts."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    spec = BPESpec(pretokenizer=pattern, normalization=normalization)
+    counter = counting.PretokenCounter(build_hf_tokenizer(spec).to_str())
+    counter._build()
+    assert counter._split is not None  # the fast path is the one under test
+    real = corpus.read_text(encoding="utf-8").splitlines(keepends=True)[:400]
+    assert counter(real + _TRICKY) == _counts_one_process(real + _TRICKY, spec)
+    alphabet = st.one_of(st.sampled_from(list(" \t\r\n\u00a0\u2003\u3000\u0085\u2028'0123456789aZé_!-")),
+                         st.characters(codec="utf-8"))
+    lines = st.lists(st.text(alphabet, max_size=30).map(lambda t: t + "\n"), max_size=8)
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(lines)
+    def check(batch):
+        assert counter(batch) == _counts_one_process(batch, spec)
+
+    check()
+
+
+@pytest.mark.parametrize("pattern", [r"a*", r"a+", r"\d", r"(?<=a)"])
+def test_fast_split_with_gaps_or_empty_matches_equals_hf(pattern):
+    """Patterns that leave text between matches or match the empty string: HF keeps gaps and drops empties."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(pattern), behavior="isolated"),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    counter = counting.PretokenCounter(tok.to_str())
+    lines = ["baaab\n", "aa\n", "x1y22\n", "\n", "a"]
+    assert counter(lines) == dict(Counter(p for line in lines for p, _ in tok.pre_tokenizer.pre_tokenize_str(line)))
+    assert counter._split is not None
+
+
+def test_pipelines_outside_the_fast_path_keep_hf_pretokenizer():
+    counter = counting.PretokenCounter(build_hf_tokenizer(BPESpec(split_digits=True)).to_str())
+    counter._build()
+    assert counter._split is None
+
+
 # ---------------------------------------------------------------------------------------------- train-bpe
 def _same_tokenizers(a: Path, b: Path, heldout: list[str]) -> None:
     assert (a / "artifacts" / "tokenizer.json").read_text() == (b / "artifacts" / "tokenizer.json").read_text()

@@ -46,21 +46,48 @@ def _is_plain_byte_level(step: Mapping[str, Any]) -> bool:
             and not step.get("use_regex", True))
 
 
+def _plain_split_regex(pre: Mapping[str, Any] | None) -> Any:
+    """The compiled `regex` pattern when the pre-tokenizer (its final plain ByteLevel step removed) is exactly one
+    `Split(Regex, behavior=Isolated, invert=False)`: then `findall` per line gives HF's pieces (the property test
+    in tests/test_engines.py checks it against HF on random and real text), at C speed and without a round trip
+    through the tokenizers bindings per line. None for anything else (HF's pre-tokenizer is used)."""
+    if pre is None:
+        return None
+    steps = pre.get("pretokenizers") if pre.get("type") == "Sequence" else [pre]
+    if not steps or len(steps) != 1:
+        return None
+    step = steps[0]
+    if step.get("type") != "Split" or step.get("behavior") != "Isolated" or step.get("invert"):
+        return None
+    pattern = (step.get("pattern") or {}).get("Regex")
+    if pattern is None:
+        return None
+    import regex
+
+    try:
+        return regex.compile(pattern)
+    except regex.error:
+        return None
+
+
 class PretokenCounter:
     """Pre-token counts of lines exactly as HF's trainer makes them: each line through the pipeline's normalizer
     and pre-tokenizer (`Tokenizer.train` feeds every line, newline included, as one sequence).
 
     When the pre-tokenizer ends with a plain `ByteLevel` step (no prefix space, no regex), that step only maps
     each piece's UTF-8 bytes to the byte-level alphabet; it is applied once per distinct piece instead of once
-    per occurrence (the same strings, a third less time). Repeated lines are split once.
+    per occurrence (the same strings, a third less time). When what is left is one `Split(Regex, Isolated)`, lines
+    are split by the `regex` module instead of HF's bindings (about 2x faster counting; see `_plain_split_regex`).
+    Repeated lines are split once.
     """
 
     def __init__(self, pipeline_json: str) -> None:
         self.pipeline_json = pipeline_json
         self._built: tuple[Any, Any, dict[int, str] | None] | None = None
+        self._split: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"pipeline_json": self.pipeline_json, "_built": None}
+        return {"pipeline_json": self.pipeline_json, "_built": None, "_split": None}
 
     def _build(self) -> tuple[Any, Any, dict[int, str] | None]:
         if self._built is None:
@@ -76,20 +103,29 @@ class PretokenCounter:
                 table = {b: ch for b, ch in bytes_to_unicode().items()}
             tok = Tokenizer.from_str(json.dumps(config))
             self._built = (tok.normalizer, tok.pre_tokenizer, table)
+            self._split = _plain_split_regex(config.get("pre_tokenizer")) if table is not None else None
         return self._built
 
     def __call__(self, lines: Iterable[str]) -> Counts:
         normalizer, pre, table = self._build()
+        findall = self._split.findall if self._split is not None else None
         raw: Counter = Counter()
         for line, n in Counter(lines).items():
             if normalizer is not None:
                 line = normalizer.normalize_str(line)
-            pieces = [p for p, _ in pre.pre_tokenize_str(line)] if pre is not None else [line]
+            if findall is not None:
+                pieces = findall(line)
+                if sum(map(len, pieces)) != len(line):  # a gap between matches: HF keeps it, findall does not
+                    pieces = [p for p, _ in pre.pre_tokenize_str(line)]
+            else:
+                pieces = [p for p, _ in pre.pre_tokenize_str(line)] if pre is not None else [line]
             if n == 1:
                 raw.update(pieces)
             else:
                 for p in pieces:
                     raw[p] += n
+        if findall is not None:
+            raw.pop("", None)  # an empty regex match: HF's Split drops it, findall returns it
         if table is None:
             return dict(raw)
         out: Counter = Counter()
