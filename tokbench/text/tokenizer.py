@@ -133,12 +133,13 @@ class TextTokenizer:
 
 
 def _check_hf_vocab(path: Path, config: dict) -> None:
-    """A `model.vocab` mapping token -> id must give each id once, all in 0..len(vocab)+added-1: `tokenizers`
-    accepts a shared or far-off id on load and panics (Rust) only when it decodes it."""
+    """A `model.vocab` mapping token -> id must give each id once, each non-negative and below
+    len(vocab) + added + RANK_SLACK: `tokenizers` accepts a shared id on load and panics (Rust) only when it
+    decodes it, and a far-off id makes id-indexed tables huge. Small gaps are legal (real files have them)."""
     vocab = (config.get("model") or {}).get("vocab") if isinstance(config, dict) else None
     if not isinstance(vocab, dict):
         return  # unigram (a list of pieces) or no model vocab: the Rust loader already checked it
-    limit = len(vocab) + len(config.get("added_tokens") or [])
+    limit = len(vocab) + len(config.get("added_tokens") or []) + RANK_SLACK
     owner: dict[int, str] = {}
     for token, token_id in vocab.items():
         if not isinstance(token_id, int) or isinstance(token_id, bool) or not 0 <= token_id < limit:
