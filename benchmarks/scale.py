@@ -34,9 +34,8 @@ MB = 1000 * 1000
 
 def child(args: dict) -> None:
     """One training in this process; prints its metrics and this process's peak memory as JSON."""
-    import resource
-
     from tokbench import train_bpe
+    from tokbench.engines.cluster import peak_rss_mb
 
     start = time.perf_counter()
     # supertoken: the single process would also train a plain BPE to compare against; the engine path does not
@@ -44,7 +43,7 @@ def child(args: dict) -> None:
     result = train_bpe(args["corpus"], vocab_size=args["vocab"], variant=args["variant"], runs_dir=args["runs"],
                        name=args["name"], evaluate=False, options=options, **args.get("engine", {}))
     print(json.dumps({"wall": time.perf_counter() - start, "metrics": result.metrics["training"],
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                      "peak_rss_mb": peak_rss_mb(),
                       "tokenizer": str(result.tokenizer_path)}))
 
 

@@ -149,17 +149,27 @@ def map_shards(client: Any, fn: Callable[..., T], items: Sequence[Any], *args: A
                 future.cancel()
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB: Linux's VmHWM (the high-water mark of this process's
+    own memory map). Not ru_maxrss first: Linux carries that over exec from a (v)forking parent, so a process
+    started by a large one would report the parent's peak. ru_maxrss is the fallback where /proc is missing."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def worker_peak_rss_mb(client: Any) -> float | None:
-    """The largest peak resident memory among the workers (Linux ru_maxrss; in-process workers report this
+    """The largest peak resident memory among the workers (`peak_rss_mb`; in-process workers report this
     process), or None when the workers cannot say."""
     try:
-        peaks = client.run(_peak_rss_mb)
+        peaks = client.run(peak_rss_mb)
     except Exception:  # a remote worker without resource (not POSIX) or gone: the figure is optional
         return None
     return round(max(peaks.values()), 1) if peaks else None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import resource
 import tempfile
 import threading
 import time
@@ -391,8 +390,10 @@ def train_spm_into(spec: BPESpec, corpus: Corpus, folder: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- entry point
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory of this process so far, in MiB (see `tokbench.engines.cluster.peak_rss_mb`)."""
+    from tokbench.engines.cluster import peak_rss_mb as own_peak
+
+    return own_peak()
 
 
 def _resolve(target: str):
