@@ -135,23 +135,11 @@ def _replace_into(tmp: str, path: Path) -> None:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the new one, never a torn one.
     A failed write (e.g. a full disk) raises `WriteFailed` and leaves no temporary behind."""
-    path = Path(path)
-    check_output_file(path)
-    fd, tmp = _temp_sibling(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def write(tmp: str) -> None:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_TRUNC), "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _replace_into(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError) and not isinstance(exc, TokbenchError):
-            raise WriteFailed(f"{path}: cannot write ({exc.strerror or exc})", exc.strerror) from None
-        raise
+
+    write_artifact(path, write)
 
 
 def write_artifact(path: str | os.PathLike, writer) -> Path:
