@@ -279,15 +279,20 @@ def cut_out_terms(lines: Iterable[str], terms: list[str]) -> Iterator[str]:
             yield line[pos:]
 
 
-def check_domain_options(spec, options: dict[str, Any]) -> None:
-    """Refuse, before any run folder exists, a vocabulary that cannot even hold the specials, the bytes, the
-    KL3M custom tokens and the given terms (mined terms can only add to that floor)."""
+def domain_spec(spec, options: dict[str, Any]):
+    """The spec a domain run trains with: KL3M's specials first, `uncased` lowercasing, NFKC unless `nfkc=false`."""
     if spec.backend != "hf":
         raise TokbenchError("--variant domain trains with --backend hf")
-    spec = replace(spec, special_tokens=list(dict.fromkeys([*DOMAIN_SPECIAL_TOKENS, *spec.special_tokens])),
+    return replace(spec, special_tokens=list(dict.fromkeys([*DOMAIN_SPECIAL_TOKENS, *spec.special_tokens])),
                    lowercase=bool(spec.lowercase or options.get("uncased")),
                    normalization="nfkc" if options.get("nfkc", True) and spec.normalization == "none"
                    else spec.normalization)
+
+
+def check_domain_options(spec, options: dict[str, Any]) -> None:
+    """Refuse, before any run folder exists, a vocabulary that cannot even hold the specials, the bytes, the
+    KL3M custom tokens and the given terms (mined terms can only add to that floor)."""
+    spec = domain_spec(spec, options)
     norm = _normalize_fn(spec)
     given = [t for t in dict.fromkeys(norm(t).strip() for t in read_terms(options["terms"])) if t] \
         if options.get("terms") else []
@@ -328,12 +333,7 @@ def train_domain(spec, corpus, artifacts: Path, options: dict[str, Any]):
     from tokbench.text.bpe import VariantOutcome, train_plain
     from tokbench.text.tokenizer import HFTokenizer
 
-    if spec.backend != "hf":
-        raise TokbenchError("--variant domain trains with --backend hf")
-    spec = replace(spec, special_tokens=list(dict.fromkeys([*DOMAIN_SPECIAL_TOKENS, *spec.special_tokens])),
-                   lowercase=bool(spec.lowercase or options.get("uncased")),
-                   normalization="nfkc" if options.get("nfkc", True) and spec.normalization == "none"
-                   else spec.normalization)
+    spec = domain_spec(spec, options)
     norm = _normalize_fn(spec)
     given = [norm(t).strip() for t in read_terms(options["terms"])] if options.get("terms") else []
     reference = str(options.get("reference", REFERENCE_CORPUS))
