@@ -60,14 +60,26 @@ def encode_sums(tokenizer: Any, lines: Iterable[str], batch_size: int = 512) -> 
             sums.chars += len(line)
             sums.words += len(line.split())
             sums.tokens += len(ids)
-            if ids:
-                arr = np.asarray(ids, dtype=np.int64)
-                if arr.max() >= sums.id_counts.size:
-                    sums.id_counts = np.pad(sums.id_counts, (0, int(arr.max()) + 1 - sums.id_counts.size))
-                np.add.at(sums.id_counts, arr, 1)
+            sums.id_counts = _count_ids(sums.id_counts, ids)
             sums.exact += tokenizer.decode(ids) == line
         batch.clear()
 
+    _in_batches(lines, batch, batch_size, flush)
+    return sums
+
+
+def _count_ids(counts: np.ndarray, ids) -> np.ndarray:
+    """`counts` with one more occurrence of each id in `ids`, grown when an id is past its end."""
+    if ids:
+        arr = np.asarray(ids, dtype=np.int64)
+        if arr.max() >= counts.size:
+            counts = np.pad(counts, (0, int(arr.max()) + 1 - counts.size))
+        np.add.at(counts, arr, 1)
+    return counts
+
+
+def _in_batches(lines, batch: list, batch_size: int, flush) -> None:
+    """Feed the non-blank `lines` into `batch`, calling `flush` (which empties it) every `batch_size` lines."""
     for line in lines:
         if line.strip():
             batch.append(line)
@@ -75,7 +87,6 @@ def encode_sums(tokenizer: Any, lines: Iterable[str], batch_size: int = 512) -> 
                 flush()
     if batch:
         flush()
-    return sums
 
 
 def basic_from_sums(sums: TextSums, vocab_size: int) -> dict[str, float]:
@@ -154,22 +165,12 @@ def encode_corpus_sums(tokenizer: Any, lines: Iterable[str], batch_size: int = 2
             sums.word_counts.update(split)
             sums.number_counts.update(_NUMBER.findall(line))
             sums.tokens += len(ids)
-            if ids:
-                arr = np.asarray(ids, dtype=np.int64)
-                if arr.max() >= sums.id_counts.size:
-                    sums.id_counts = np.pad(sums.id_counts, (0, int(arr.max()) + 1 - sums.id_counts.size))
-                np.add.at(sums.id_counts, arr, 1)
+            sums.id_counts = _count_ids(sums.id_counts, ids)
             sums.exact += text == line
             sums.canonical += list(ids2) == list(ids)
         batch.clear()
 
-    for line in lines:
-        if line.strip():
-            batch.append(line)
-            if len(batch) >= batch_size:
-                flush()
-    if batch:
-        flush()
+    _in_batches(lines, batch, batch_size, flush)
     return sums
 
 
