@@ -14,6 +14,11 @@ printed and written to `.mutmut/<group>/survivors.txt`, with their diffs in `sur
     python tools/mutate.py --report runs        # list the last run's survivors
     python tools/mutate.py --jobs 1 metrics-fidelity
 
+Every survivor must be killed by a test or explained: `tools/mutants/<group>.toml` holds `[[explained]]` entries,
+each with `mutants` (names or fnmatch patterns such as `tokbench.runs.x_read_json__mutmut_1?`) and `why`. The
+report marks each survivor with its reason, lists the unexplained ones, warns about entries that match no
+survivor (stale after an edit), and exits 1 when any survivor is unexplained.
+
 A rerun keeps the source the mutants were made from. Changing a group's test files or pytest arguments makes
 mutmut forget every cached result of that group: run it fresh then. A rerun's incremental test discovery may
 not route every mutant to a test added after the first run; only a fresh run gives exact figures.
@@ -22,15 +27,18 @@ not route every mutant to a test added after the first run; only a fresh run giv
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutmut"
+EXPLAINED = ROOT / "tools" / "mutants"
 
 #: group -> (modules to mutate, the fast test files that check them, process isolation)
 GROUPS: dict[str, tuple[list[str], list[str], str]] = {
@@ -141,21 +149,54 @@ def run_group(group: str, jobs: int, keep: bool, rerun: bool = False) -> list[st
     return report(group)
 
 
+def explanations(group: str) -> list[dict]:
+    """The group's `[[explained]]` entries (`mutants`: names or patterns, `why`: the reason), or none."""
+    path = EXPLAINED / f"{group}.toml"
+    if not path.exists():
+        return []
+    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("explained", [])
+    for entry in entries:
+        if not entry.get("mutants") or not entry.get("why"):
+            raise SystemExit(f"{path}: every [[explained]] entry needs `mutants` and `why` ({entry})")
+    return entries
+
+
+def why_survived(name: str, entries: list[dict]) -> str | None:
+    """The first explanation whose patterns match this mutant's name."""
+    for entry in entries:
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in entry["mutants"]):
+            return entry["why"]
+    return None
+
+
 def report(group: str) -> list[str]:
-    """Write the group's surviving mutants (one line each, with the changed line) and their diffs."""
+    """Write the group's surviving mutants (one line each, with the changed line and the reason it is allowed to
+    survive) and their diffs; return the names of the unexplained ones."""
     work = WORK / group
     left = survivors(work)
-    lines = []
+    entries = explanations(group)
+    lines, unexplained = [], []
     for m in left:
         changed = [ln for ln in m["diff"].splitlines() if ln[:1] in "-+" and not ln.startswith(("---", "+++"))]
-        lines.append(f"{m['name']}: {m['status']}  |  " + "  |  ".join(" ".join(ln.split()) for ln in changed))
+        why = why_survived(m["name"], entries)
+        if why is None:
+            unexplained.append(m["name"])
+        lines.append(f"{m['name']}: {m['status']}  |  " + "  |  ".join(" ".join(ln.split()) for ln in changed)
+                     + f"  ||  {why or 'UNEXPLAINED'}")
     (work / "survivors.txt").write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
     (work / "survivors.diff").write_text("".join(f"# {m['name']}: {m['status']}\n{m['diff']}\n" for m in left),
                                          encoding="utf-8")
-    print(f"== {group}: {len(left)} surviving mutants (see {work / 'survivors.txt'})", flush=True)
+    names = [m["name"] for m in left]
+    for entry in entries:
+        stale = [p for p in entry["mutants"] if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+        if stale:
+            print(f"   note: tools/mutants/{group}.toml: {', '.join(stale)} match no survivor (killed or renamed)")
+    print(f"== {group}: {len(left)} surviving mutants, {len(unexplained)} unexplained "
+          f"(see {work / 'survivors.txt'})", flush=True)
     for line in lines:
-        print("   ", line[:200])
-    return left
+        if line.endswith("UNEXPLAINED"):
+            print("   ", line[:200])
+    return unexplained
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     total = 0
     for group in args.groups or list(GROUPS):
         total += len(report(group) if args.report else run_group(group, args.jobs, args.keep, args.rerun))
-    print(f"surviving mutants in all: {total}")
-    return 0
+    print(f"unexplained surviving mutants in all: {total}")
+    return 1 if total else 0
 
 
 if __name__ == "__main__":
