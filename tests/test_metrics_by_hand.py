@@ -29,6 +29,7 @@ def test_entropy_perplexity_usage_dead_codes_by_hand():
     assert cb.entropy_bits(counts) == pytest.approx(h)
     assert cb.perplexity(counts) == pytest.approx(2 ** h)
     assert cb.usage(counts) == 0.5 and cb.dead_codes(counts) == 2 and cb.dead_codes([3, 0, 0]) == 2
+    assert cb.usage([0, 3, 0, 1, 0, 0], size=4) == 0.5  # used ids counted wherever they lie, over V = size
     assert cb.entropy_bits([1]) == 0.0  # a single token is enough to count
     assert cb.entropy_bits([5]) == 0.0 and cb.perplexity([5]) == 1.0
     with pytest.raises(ValueError, match="^no tokens counted$"):

@@ -19,9 +19,10 @@ each with `mutants` (names or fnmatch patterns such as `tokbench.runs.x_read_jso
 report marks each survivor with its reason, lists the unexplained ones, warns about entries that match no
 survivor (stale after an edit), and exits 1 when any survivor is unexplained.
 
-A rerun keeps the source the mutants were made from. Changing a group's test files or pytest arguments makes
-mutmut forget every cached result of that group: run it fresh then. A rerun's incremental test discovery may
-not route every mutant to a test added after the first run; only a fresh run gives exact figures.
+A rerun keeps the source the mutants were made from, and makes mutmut map every test of the group to the
+functions it calls afresh (mutmut's own incremental mapping only adds tests with new names, so a mutant would
+never reach a test that was edited since). With `--keep`, changing a group's test file list or pytest arguments
+makes mutmut forget every cached result of that group. A source changed since the last run needs a fresh run.
 """
 
 from __future__ import annotations
@@ -49,17 +50,19 @@ GROUPS: dict[str, tuple[list[str], list[str], str]] = {
     "audio-evaluate": (["tokbench/audio/evaluate.py"], ["tests/test_audio_eval_numbers.py"], "forkserver"),
     "runs": (["tokbench/runs.py"],
              ["tests/test_runs.py", "tests/test_runs_contract.py", "tests/test_runs_reliability.py",
-              "tests/test_reported_numbers.py"], "fork"),
+              "tests/test_reported_numbers.py", "tests/test_runs_mutants.py"], "fork"),
     "metrics-text": (["tokbench/metrics/premiums.py", "tokbench/metrics/rate.py", "tokbench/metrics/codebook.py"],
                      ["tests/test_premiums.py", "tests/test_eval_text.py", "tests/test_reported_numbers.py",
                       "tests/test_metrics_by_hand.py"], "fork"),
     "metrics-fidelity": (["tokbench/metrics/fidelity.py", "tokbench/metrics/fid.py", "tokbench/metrics/inception.py"],
                          ["tests/test_audio_metrics.py", "tests/test_fidelity_images.py", "tests/test_fid.py",
-                          "tests/test_metrics_by_hand.py"], "forkserver"),
+                          "tests/test_inception.py", "tests/test_metrics_by_hand.py"], "forkserver"),
 }
 #: seconds added to each mutant's CPU-time limit: mutmut times only the test calls, not their module fixtures,
-#: and the audio group's fixture trains and evaluates a codec
-TIMEOUT_CONSTANT = {"audio-evaluate": 120.0}
+#: the audio group's fixture trains and evaluates a codec; text-evaluate's fixtures train BPE runs (tiny_hf_run,
+#: tiny_spm_run, a 30,000-token shortfall run, a triad run) through the mutated evaluation code; metrics-fidelity's
+#: tests last well under a second each, and a loaded 2-core machine stretches their wall time past 5 x that
+TIMEOUT_CONSTANT = {"audio-evaluate": 120.0, "text-evaluate": 30.0, "metrics-fidelity": 10.0}
 #: tests that read the source tree itself (not the mutated module's behaviour)
 DESELECT = {"runs": ["tests/test_runs_reliability.py::test_class05_library_writers_go_through_write_artifact"]}
 #: what the tests need besides the package and the tests folder
@@ -142,6 +145,12 @@ def run_group(group: str, jobs: int, keep: bool, rerun: bool = False) -> list[st
           + (f" (again: {len(names)} survivors)" if rerun else ""), flush=True)
     if rerun and not names:
         return []
+    if rerun:
+        # mutmut maps tests to the functions they call once, then only adds tests with new names: a test that
+        # was edited (or a test file whose calls changed) keeps its old mapping, and a mutant is never routed
+        # to it. Dropping the mapping makes mutmut collect it again from every test as it is now (one pass of
+        # the group's tests); the cached verdicts stay, and only `names` are run again.
+        (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     rc = subprocess.call([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *names], cwd=work,
                          env=env)
     if rc != 0:

@@ -104,7 +104,7 @@ def basic_from_sums(sums: TextSums, vocab_size: int) -> dict[str, float]:
         "bytes_per_token": rate.bytes_per_token(sums.bytes, sums.tokens),
         "chars_per_token": rate.chars_per_token(sums.chars, sums.tokens),
         "tokens_per_word": rate.fertility(sums.tokens, sums.words) if sums.words else float("nan"),
-        "vocab_utilization": codebook.usage(counts[:vocab_size]),
+        "vocab_utilization": codebook.usage(counts, size=vocab_size),
         "round_trip_rate": sums.exact / sums.lines,
     }
 
@@ -196,7 +196,7 @@ def corpus_from_sums(sums: CorpusSums, tokenizer: Any, alpha: float = 2.5) -> di
     out["entropy_bits"] = codebook.entropy_bits(counts)
     out["shannon_efficiency"] = codebook.shannon_efficiency(counts, vocab_size=vsize)
     out[f"renyi_efficiency_{alpha:g}"] = codebook.renyi_efficiency(counts, alpha=alpha, vocab_size=vsize)
-    out["vocab_utilization"] = codebook.usage(counts[:vsize])
+    out["vocab_utilization"] = codebook.usage(counts, size=vsize)
     out["round_trip_rate"] = rate.exact_rate(sums.exact, sums.lines)
     out["canonicality_rate"] = rate.exact_rate(sums.canonical, sums.lines)
     if sums.number_counts:

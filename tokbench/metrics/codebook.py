@@ -45,10 +45,12 @@ def perplexity_from_entropy(entropy: float) -> float:
     return float(2.0 ** entropy) if entropy < 1024 else math.inf
 
 
-def usage(counts: np.ndarray) -> float:
-    """Codebook usage / vocabulary utilization: the fraction of ids used at least once, |{i: c_i > 0}| / V."""
+def usage(counts: np.ndarray, size: int | None = None) -> float:
+    """Codebook usage / vocabulary utilization: the fraction of ids used at least once, |{i: c_i > 0}| / V, with
+    V = `size` (default: the histogram's length). Passing the vocabulary size counts used ids wherever they lie,
+    so a tokenizer whose ids do not run 0..V-1 is measured right."""
     counts = np.asarray(counts)
-    return float((counts > 0).sum() / counts.size)
+    return float(np.count_nonzero(counts) / (counts.size if size is None else size))
 
 
 def dead_codes(counts: np.ndarray) -> int:

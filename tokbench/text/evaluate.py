@@ -83,7 +83,7 @@ def basic_metrics(tokenizer: TextTokenizer, lines: Iterable[str], batch_size: in
         "bytes_per_token": rate.bytes_per_token(n_bytes, n_tokens),
         "chars_per_token": rate.chars_per_token(n_chars, n_tokens),
         "tokens_per_word": rate.fertility(n_tokens, n_words) if n_words else float("nan"),
-        "vocab_utilization": codebook.usage(counts[: tokenizer.vocab_size]),
+        "vocab_utilization": codebook.usage(counts, size=tokenizer.vocab_size),
         "round_trip_rate": exact / n_lines,
     }
 
@@ -142,7 +142,7 @@ def _run_info(tok: TextTokenizer) -> dict[str, Any]:
         return {}
     try:
         return json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # unreadable, not UTF-8 or not JSON: no record to read
         return {}
 
 
@@ -325,7 +325,7 @@ def corpus_stats(tokenizer: TextTokenizer, lines: list[str], alpha: float = 2.5,
     out["entropy_bits"] = codebook.entropy_bits(counts)
     out["shannon_efficiency"] = codebook.shannon_efficiency(counts, vocab_size=vsize)
     out[f"renyi_efficiency_{alpha:g}"] = codebook.renyi_efficiency(counts, alpha=alpha, vocab_size=vsize)
-    out["vocab_utilization"] = codebook.usage(counts[:vsize])
+    out["vocab_utilization"] = codebook.usage(counts, size=vsize)
     out["round_trip_rate"] = rate.exact_rate(exact, len(per_line))
     out["canonicality_rate"] = rate.exact_rate(canonical, len(per_line))
     if numbers:
