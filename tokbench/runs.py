@@ -122,7 +122,12 @@ def _temp_sibling(path: Path) -> tuple[int, str]:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise WriteFailed(f"{path}: cannot write ({exc.strerror or exc})", exc.strerror) from None
-    os.fchmod(fd, 0o666 & ~_umask())
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    except OSError as exc:  # a filesystem without file modes: leave nothing behind
+        os.close(fd)
+        os.unlink(tmp)
+        raise WriteFailed(f"{path}: cannot write ({exc.strerror or exc})", exc.strerror) from None
     return fd, tmp
 
 
@@ -272,8 +277,9 @@ def lock_holder(run_dir: Path) -> dict | None:
         holder = json.loads(lock.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
-    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int) or holder["pid"] <= 0:
-        return None  # a torn or foreign lock file protects nothing
+    pid = holder.get("pid") if isinstance(holder, dict) else None
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None  # a torn or foreign lock file protects nothing (JSON true is no pid, though Python's 1)
     if holder.get("host") == socket.gethostname() and not _pid_alive(holder["pid"]):
         return None
     return holder
@@ -323,6 +329,8 @@ def _acquire_lock(run_dir: Path) -> None:
                 if holder is not None and holder.get("pid") != os.getpid():
                     raise TokbenchError(f"{run_dir}: locked by process {holder.get('pid')} on "
                                         f"{holder.get('host')}") from None
+                if os.path.lexists(lock) and (lock.is_symlink() or not lock.is_file()):
+                    raise TokbenchError(f"{lock}: is not a regular file; remove it to use this run folder")
                 lock.unlink(missing_ok=True)  # stale: its writer is gone
                 continue
             except OSError as exc:
@@ -421,7 +429,7 @@ class Run:
         if info.get("status") == "done":
             raise TokbenchError(f"{path}: run already finished; nothing to resume")
         _acquire_lock(path)
-        info.update(status="running", finished=None, pid=os.getpid(), resumed=now_iso())
+        info.update(status="running", finished=None, host=socket.gethostname(), pid=os.getpid(), resumed=now_iso())
         run = cls(path, info)
         try:
             run.save_info()
