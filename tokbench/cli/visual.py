@@ -50,6 +50,8 @@ def fit_vq_command(
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or auto.", show_default=True)] = "auto",
     threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch (default: torch's choice).")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue an interrupted run folder from its last checkpoint.")] = None,
+    proxy: Annotated[Optional[Path], typer.Option("--proxy", help="latent1d / flexible: a trained grid2d run; train in TiTok's two stages (its codes, then pixels through its decoder).")] = None,
+    proxy_steps: Annotated[Optional[int], typer.Option("--proxy-steps", help="With --proxy: stage-1 (proxy-code) steps (default 2/3 of --steps).")] = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
     name: NameOpt = None,
     json_out: JsonOpt = False,
@@ -71,7 +73,8 @@ def fit_vq_command(
     model_options = {k: v for k, v in model_options.items() if v is not None}
     result = fit_vq(family, data, steps=steps, config=config, runs_dir=runs_dir, name=name, resume=resume,
                     seed=seed, device=device, checkpoint_every=checkpoint_every, batch_size=batch_size, lr=lr,
-                    model_options=model_options, threads=threads)
+                    model_options=model_options, threads=threads, proxy=proxy,
+                    proxy_steps=proxy_steps)
     if result.run_dir is None:  # a torchrun rank other than 0: rank 0 reports for all
         return 0 if result.status == "done" else 1
     payload = result.to_dict()

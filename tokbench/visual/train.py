@@ -2,6 +2,9 @@
 
 Loss = l1_weight * |x - x̂|_1 + l2_weight * |x - x̂|_2^2 + the quantizer's aux terms (commitment for VQ,
 commitment + entropy for LFQ/BSQ; FSQ has none). AdamW, linear warmup then cosine decay to 10%.
+With a proxy (`--proxy RUN`, TiTok's two stages): the first `proxy_steps` steps train on the cross-entropy
+against the proxy's codes plus the quantizer's terms only, the rest on the pixel loss with encoder and
+quantizer frozen; each stage has its own warmup and cosine decay.
 
 Exact resume: everything random in step s is a function of (seed, s): the batch is a slice of the
 per-epoch permutation `default_rng([seed, epoch])`, and torch's generator is re-seeded from (seed, s, rank)
@@ -53,6 +56,7 @@ class TrainConfig:
     seed: int = 0
     train_limit: int | None = None  # use only the first N training images
     grad_clip: float = 1.0
+    proxy_steps: int | None = None  # with --proxy: stage-1 (proxy-code) steps; default 2/3 of steps, as TiTok's
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -169,6 +173,8 @@ def make_train_config(family: str, overrides: dict[str, Any]) -> TrainConfig:
         raise TokbenchError(f"seed {tcfg.seed} must be in 0..2^32-1")
     if int(tcfg.batch_size) > 65536:
         raise TokbenchError(f"batch_size {tcfg.batch_size} is more than 65536 images per step")
+    if tcfg.proxy_steps is not None and not 0 <= tcfg.proxy_steps <= tcfg.steps:
+        raise TokbenchError(f"proxy_steps {tcfg.proxy_steps} must be in 0..steps ({tcfg.steps})")
     if tcfg.checkpoint_every % tcfg.log_every:  # log windows must line up with resume points
         tcfg.log_every = math.gcd(tcfg.checkpoint_every, tcfg.log_every)
     return tcfg
@@ -229,6 +235,8 @@ def compute_losses(model, images, tcfg: TrainConfig):
     l2 = F.mse_loss(recon, images)
     total = tcfg.l1_weight * l1 + tcfg.l2_weight * l2
     parts = {"l1_loss": l1, "l2_loss": l2}
+    if info.get("pixel_loss") is False:  # stage 1 of proxy training: pixels are reported, not trained on
+        total = 0.0
     for name, value in aux.items():
         total = total + value
         parts[name] = value
@@ -347,13 +355,16 @@ def fit_vq(family: str | None = None, data: str | None = None, *, steps: int | N
            name: str | None = None, resume: str | os.PathLike | None = None, seed: int | None = None,
            device: str = "auto", checkpoint_every: int | None = None, batch_size: int | None = None,
            lr: float | None = None, model_options: dict[str, Any] | None = None,
-           threads: int | None = None) -> FitResult:
+           threads: int | None = None, proxy: str | os.PathLike | None = None,
+           proxy_steps: int | None = None) -> FitResult:
     """Train a visual tokenizer of `family` on `data` and write a `visual-vq` run folder.
 
     `config` is a dict or a TOML/YAML file of model and train knobs; keyword arguments and `model_options`
     (e.g. {"codebook_size": 1024}) override it. `resume` continues an interrupted or failed run from its last
     checkpoint (its recorded family, data and config are used; conflicting ones are refused). `threads` sets
-    torch's CPU threads (1 is much faster than the default when other jobs share the cores)."""
+    torch's CPU threads (1 is much faster than the default when other jobs share the cores). `proxy` is a
+    trained grid2d run: a latent1d or flexible model then trains in TiTok's two stages against it (see
+    `tokbench.visual.families.latent1d`; `proxy_steps` stage-1 steps, default 2/3 of `steps`)."""
     import torch
 
     from tokbench.runs import read_json
@@ -370,7 +381,24 @@ def fit_vq(family: str | None = None, data: str | None = None, *, steps: int | N
     model_over, train_over, other = split_options(opts)
     model_over.update({k: v for k, v in (model_options or {}).items() if v is not None})
     train_over.update({k: v for k, v in (("steps", steps), ("checkpoint_every", checkpoint_every),
-                                         ("batch_size", batch_size), ("lr", lr), ("seed", seed)) if v is not None})
+                                         ("batch_size", batch_size), ("lr", lr), ("seed", seed),
+                                         ("proxy_steps", proxy_steps)) if v is not None})
+
+    if "proxy_config" in model_over and proxy is None and resume is None:
+        raise TokbenchError("proxy_config is set by --proxy RUN (a trained grid2d run), not by hand")
+    proxy_model, proxy_record = None, None
+    if proxy is not None:
+        if resume is not None:
+            raise TokbenchError("a resumed run keeps its proxy; drop --proxy")
+        family = family or other.get("family")
+        if family not in ("latent1d", "flexible"):
+            raise TokbenchError(f"--proxy trains a latent1d or flexible model, not {family or 'grid2d (the default)'}")
+        proxy_model, proxy_record = load_proxy(proxy)
+        pcfg = proxy_model.config
+        model_over.setdefault("image_size", pcfg.image_size)
+        model_over.setdefault("channels", pcfg.channels)
+        model_over.setdefault("patch_size", max(1, pcfg.image_size // proxy_model.grid))
+        model_over["proxy_config"] = pcfg.to_dict()
 
     run_path = Path(resume) if resume is not None else None
     if run_path is not None:
@@ -400,6 +428,10 @@ def fit_vq(family: str | None = None, data: str | None = None, *, steps: int | N
 
     mcfg = make_config(family, model_over)
     tcfg = make_train_config(family, train_over)
+    if mcfg.proxy_config is None and tcfg.proxy_steps is not None:
+        raise TokbenchError("proxy_steps is for two-stage training with --proxy RUN")
+    if mcfg.proxy_config is not None and tcfg.proxy_steps is None:
+        tcfg.proxy_steps = round(tcfg.steps * 2 / 3)
     ddp = _setup_distributed(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     finished = False
     try:
@@ -408,7 +440,7 @@ def fit_vq(family: str | None = None, data: str | None = None, *, steps: int | N
             from tokbench.visual.accel import default_batch_size
 
             tcfg.batch_size = default_batch_size(dev, mcfg.image_size)
-        result = _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path)
+        result = _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path, (proxy_model, proxy_record))
         finished = True
         return result
     finally:
@@ -416,7 +448,57 @@ def fit_vq(family: str | None = None, data: str | None = None, *, steps: int | N
             _close_distributed(ddp, finished)
 
 
-def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitResult:
+def load_proxy(path: str | os.PathLike):
+    """(the trained grid2d model of run `path`, {"run", "sha256", "family", "steps"}) for two-stage training."""
+    from tokbench.visual.model_io import load_model
+    from tokbench.visual.tokens import weights_sha256
+
+    path = Path(path)
+    if not path.is_dir():
+        raise TokbenchError(f"--proxy {path}: no such run folder (a trained grid2d run)")
+    try:
+        model = load_model(path)
+        sha = weights_sha256(path)
+    except TokbenchError as exc:
+        raise TokbenchError(f"--proxy: {exc}") from None
+    if model.family != "grid2d":
+        raise TokbenchError(f"--proxy {path}: a {model.family} run; the proxy must be a grid2d run")
+    steps = None
+    if (path / "run.json").is_file():
+        from tokbench.runs import read_json
+
+        info = read_json(path / "run.json")
+        steps = info.get("steps_done") if isinstance(info, dict) else None
+    return model, {"run": str(path.resolve()), "sha256": sha, "family": "grid2d", "steps": steps}
+
+
+def _restore_proxy(model, record: dict | None, run_path: Path) -> None:
+    """Load the proxy's weights into a proxy model resumed before its first checkpoint (from the recorded run,
+    if it is still there with the same weights)."""
+    from tokbench.visual.model_io import load_model
+    from tokbench.visual.tokens import weights_sha256
+
+    where = (record or {}).get("run")
+    try:
+        if not isinstance(where, str) or weights_sha256(where) != record.get("sha256"):
+            raise TokbenchError("changed")
+        proxy = load_model(where)
+    except TokbenchError:
+        raise TokbenchError(f"{run_path}: no checkpoint yet and its proxy run {where} is gone or has changed; "
+                            f"start a new run") from None
+    model.proxy.load_state_dict(proxy.state_dict())
+
+
+def _stage_schedule(tcfg: TrainConfig, step: int) -> tuple[int, float]:
+    """(stage, learning rate) at `step` of a two-stage (proxy) run: each stage has its own warm-up and cosine
+    decay over its own steps, as TiTok's two training runs do."""
+    first = int(tcfg.proxy_steps or 0)
+    if step < first:
+        return 1, lr_at(step, dataclasses.replace(tcfg, steps=first))
+    return 2, lr_at(step - first, dataclasses.replace(tcfg, steps=tcfg.steps - first))
+
+
+def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path, proxy=(None, None)) -> FitResult:
     import torch
 
     from tokbench.progress import task
@@ -433,7 +515,12 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
     n = train.shape[0]
 
     torch.manual_seed(tcfg.seed)
-    model = build_model(family, mcfg).to(dev)
+    model = build_model(family, mcfg)
+    proxy_model, proxy_record = proxy
+    if proxy_model is not None:
+        model.proxy.load_state_dict(proxy_model.state_dict())
+    model = model.to(dev)
+    two_stage = mcfg.proxy_config is not None
     optimizer = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay,
                                   betas=(0.9, 0.99))
 
@@ -453,10 +540,16 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
         if run is not None:
             run.update_info(config=config_doc, torch_threads=torch.get_num_threads(),
                             precision="bf16-autocast" if dev.startswith("cuda") else "fp32")
+            if proxy_record is not None:
+                run.update_info(proxy=proxy_record)
         if run_path is not None:
             ckpt = latest_checkpoint(run_path / "artifacts" / CHECKPOINT_DIR)
             if ckpt is not None:
                 start = load_checkpoint(ckpt, model, optimizer)
+            elif two_stage:
+                from tokbench.runs import read_json
+
+                _restore_proxy(model, read_json(run_path / "run.json").get("proxy"), run_path)
             if run is not None:
                 run.truncate_log(lambda r: int(r.get("step", 0)) <= start)
         ckpt_dir = (run.artifacts / CHECKPOINT_DIR) if run is not None else None
@@ -475,8 +568,12 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
                 torch.manual_seed(step_seed(tcfg.seed, step, ddp.rank))
                 idx = batch_indices(tcfg.seed, step, tcfg.batch_size, n, ddp.rank, ddp.world)
                 batch = train[torch.from_numpy(idx)].to(dev, non_blocking=True)
+                lr_now = lr_at(step, tcfg)
+                if two_stage:
+                    stage, lr_now = _stage_schedule(tcfg, step)
+                    model.set_stage(stage)
                 for group in optimizer.param_groups:
-                    group["lr"] = lr_at(step, tcfg)
+                    group["lr"] = lr_now
                 with autocast_for(dev):  # bf16 on CUDA only (tokbench.visual.accel)
                     loss, parts, tokens = compute_losses(train_model, batch, tcfg)
                 finite = torch.isfinite(loss.detach()).float()
@@ -501,8 +598,8 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
                 if run is not None and done % tcfg.log_every == 0:
                     recon = tcfg.l1_weight * parts["l1_loss"] + tcfg.l2_weight * parts["l2_loss"]
                     run.log({"step": done, "loss": final_loss, "recon_loss": float(recon.detach()),
-                             **{k: float(v.detach()) for k, v in parts.items()}, "lr": lr_at(step, tcfg),
-                             **_usage_stats(counts)})
+                             **{k: float(v.detach()) for k, v in parts.items()}, "lr": lr_now,
+                             **({"stage": model.stage} if two_stage else {}), **_usage_stats(counts)})
                 if done % tcfg.log_every == 0:
                     counts = None
                 if done % tcfg.checkpoint_every == 0 or done == tcfg.steps:
@@ -532,6 +629,8 @@ def _fit(family, data, mcfg, tcfg, dev, ddp, runs_dir, name, run_path) -> FitRes
                    "train_batch_size": tcfg.batch_size,
                    "tokens_per_image": model.tokens_per_image, "bits_per_token": model.bits_per_token,
                    "bits_per_image": model.tokens_per_image * model.bits_per_token}
+        if two_stage:
+            metrics["proxy_stage1_steps"] = tcfg.proxy_steps
         run.update_metrics(f"{data}/train", metrics)
         if status == "done":
             run.finish("done")
@@ -548,6 +647,8 @@ def has_unused_parameters(model) -> bool:
     family's mask token can be: nested dropout puts it in every training step's graph (a `torch.where` over all
     positions, even when no sample drops a token), so it is unused only when nested dropout is off."""
     config = getattr(model, "config", None)
+    if getattr(config, "proxy_config", None) is not None:  # each stage leaves one side of the model frozen
+        return True
     return getattr(model, "family", None) == "flexible" and not getattr(config, "nested_dropout", True)
 
 

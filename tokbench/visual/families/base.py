@@ -53,6 +53,7 @@ class VQConfig:
     nested_dropout: bool = True   # flexible: train with nested dropout over the token order
     keep_lengths: str = "uniform"  # flexible: nested-dropout prefix lengths drawn from 1..K, or 1,2,4..K ("pow2")
     causal: bool = True           # flexible: causal attention mask over the latent tokens in the encoder
+    proxy_config: dict[str, Any] | None = None  # latent1d/flexible: the grid2d proxy's config (set by --proxy RUN)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -121,6 +122,8 @@ def _validate(family: str, cfg: VQConfig) -> None:
         raise TokbenchError(f"codebook_init must be random or kmeans, not {cfg.codebook_init!r}")
     if cfg.codebook_size < 2:
         raise TokbenchError("codebook_size must be >= 2")
+    if cfg.proxy_config is not None:
+        _validate_proxy(family, cfg)
     layout = "1d" if family in ("latent1d", "flexible") else ("2d" if family == "grid2d" else cfg.layout)
     if layout not in ("1d", "2d"):
         raise TokbenchError("layout must be 1d or 2d")
@@ -131,6 +134,25 @@ def _validate(family: str, cfg: VQConfig) -> None:
             raise TokbenchError(f"image_size {cfg.image_size} is not divisible by patch_size {cfg.patch_size}")
         if cfg.width % cfg.heads:
             raise TokbenchError(f"width {cfg.width} is not divisible by heads {cfg.heads}")
+
+
+def _validate_proxy(family: str, cfg: VQConfig) -> None:
+    """A proxy (TiTok's two-stage training) is a grid2d tokenizer whose g x g code grid is the 1D decoder's
+    patch grid: the decoder predicts one proxy code per patch position."""
+    if family not in ("latent1d", "flexible"):
+        raise TokbenchError(f"a proxy tokenizer is for the latent1d and flexible families, not {family}")
+    if not isinstance(cfg.proxy_config, dict):
+        raise TokbenchError("proxy_config must be a table of grid2d model options")
+    proxy = make_config("grid2d", cfg.proxy_config)
+    if (proxy.image_size, proxy.channels) != (cfg.image_size, cfg.channels):
+        raise TokbenchError(f"the proxy takes {proxy.channels}x{proxy.image_size}x{proxy.image_size} images, the "
+                            f"{family} model {cfg.channels}x{cfg.image_size}x{cfg.image_size}")
+    grid = proxy.image_size // 2 ** proxy.depth
+    patches = cfg.image_size // cfg.patch_size if cfg.image_size % cfg.patch_size == 0 else None
+    if patches != grid:
+        raise TokbenchError(f"the proxy's code grid is {grid}x{grid} (image {proxy.image_size} / 2^{proxy.depth}), "
+                            f"the {family} patch grid is image {cfg.image_size} / patch_size {cfg.patch_size}: "
+                            f"use --patch-size {proxy.image_size // grid}")
 
 
 # ---------------------------------------------------------------------------------------------- base class

@@ -11,7 +11,9 @@ default. The K latent tokens are FlexTok's registers: learned queries appended a
 encoder, read causally. A causal attention
 mask over the latent tokens in the encoder (`causal=True`, FlexTok's choice) keeps token i from depending on
 later tokens. Departure from FlexTok: the decoder is the deterministic TiTok ViT decoder, not a rectified-flow
-model, so short prefixes decode to blurry means rather than samples.
+model, so short prefixes decode to blurry means rather than samples. With a proxy (`fit-vq --proxy RUN`) it trains
+in latent1d's two TiTok stages, nested dropout included; the proxy's conv decoder then plays the part of
+FlexTok's VAE decoder (FlexTok's tokens describe a VAE's latent grid, not pixels).
 """
 
 from __future__ import annotations

@@ -6,14 +6,26 @@ Quantizer: VQ (or FSQ) on each latent. Decoder: a ViT reads one shared mask toke
 patch position embedding) followed by the quantized latents (plus their own position embedding), and predicts
 each patch's pixels from its mask-token output. `Latent1DTokenizer` is that architecture for any family;
 `flexible` and the 1D layout of `binary` build on it.
+
+Two-stage training with a proxy (TiTok section 3.3; `fit-vq --proxy RUN`, `proxy_config`): a trained grid2d
+tokenizer whose g x g code grid is the decoder's patch grid becomes part of the model. The decoder then predicts,
+per patch position, logits over the proxy's codebook; pixels are the proxy's conv decoder applied to the
+softmax-weighted mix of the proxy's code vectors (TiTok's `decode` with `finetune_decoder`). Stage 1 trains
+encoder, quantizer and ViT decoder on the cross-entropy against the proxy's own codes of the image (the proxy
+frozen); stage 2 freezes encoder and quantizer and trains the ViT decoder and the proxy's conv decoder on pixels,
+so the full decoder is ViT + conv, as in TiTok. The proxy's weights are saved with the model, so tokens decode
+without the proxy's run folder.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from tokbench.visual.families.base import VisualTokenizer, VQConfig, transformer
+from tokbench.visual.families.base import VisualTokenizer, VQConfig, make_config, transformer
 
 
 class Latent1DTokenizer(VisualTokenizer):
@@ -34,8 +46,16 @@ class Latent1DTokenizer(VisualTokenizer):
         self.latent_pos = nn.Parameter(torch.randn(1, k, w) * 0.02)
         self.mask_patch = nn.Parameter(torch.randn(1, 1, w) * 0.02)
         self.decoder = transformer(w, c.depth, c.heads)
-        self.patch_out = nn.Linear(w, c.channels * c.patch_size ** 2)
         self.register_buffer("enc_mask", None, persistent=False)
+        self.proxy = None
+        self.stage = 1  # with a proxy: 1 = proxy-code cross-entropy, 2 = decoder fine-tuning on pixels
+        if c.proxy_config is None:
+            self.patch_out = nn.Linear(w, c.channels * c.patch_size ** 2)
+        else:
+            from tokbench.visual.families.grid2d import Grid2D
+
+            self.proxy = Grid2D(make_config("grid2d", c.proxy_config))
+            self.proxy_logits = nn.Linear(w, self.proxy.codebook_size)
 
     @property
     def tokens_per_image(self) -> int:
@@ -48,16 +68,70 @@ class Latent1DTokenizer(VisualTokenizer):
         out = self.encoder(seq, mask=self.enc_mask)
         return self.to_code(out[:, self.num_patches:])
 
-    def _decode_latents(self, zq, keep):
+    def _decode_patches(self, zq, keep):
+        """The ViT decoder's output at each patch position (B, P, width)."""
         b = zq.shape[0]
         lat = self.from_code(zq)
         lat = self._apply_keep(lat, keep)
         lat = lat + self.latent_pos
         seq = torch.cat([self.mask_patch.expand(b, self.num_patches, -1) + self.patch_pos, lat], dim=1)
-        out = self.patch_out(self.decoder(seq)[:, :self.num_patches])  # (B, P, C*p*p)
+        return self.decoder(seq)[:, :self.num_patches]
+
+    def _decode_latents(self, zq, keep):
+        if self.proxy is not None:
+            return self._proxy_pixels(self.proxy_logits(self._decode_patches(zq, keep)))
+        b = zq.shape[0]
+        out = self.patch_out(self._decode_patches(zq, keep))  # (B, P, C*p*p)
         c, p, g = self.config.channels, self.config.patch_size, self.config.image_size // self.config.patch_size
         out = out.reshape(b, g, g, c, p, p).permute(0, 3, 1, 4, 2, 5)
         return out.reshape(b, c, g * p, g * p)
+
+    # TiTok's two-stage training with a proxy ------------------------------------------------------------
+    def _proxy_pixels(self, logits: torch.Tensor) -> torch.Tensor:
+        """Per-position logits over the proxy's codes (B, P, K) -> the proxy's conv decoder applied to
+        softmax(logits) @ proxy code vectors (B, C, H, W in [-1, 1])."""
+        k = self.proxy.codebook_size
+        codes = self.proxy.quantizer.codes(torch.arange(k, device=logits.device)[None])[0]  # (K, D)
+        mixed = logits.float().softmax(-1) @ codes.float()
+        return self.proxy._decode_latents(mixed.to(logits.dtype), None)
+
+    def set_stage(self, stage: int) -> None:
+        """Stage 1 (proxy codes) or 2 (decoder fine-tuning: encoder and quantizer frozen, in eval mode)."""
+        if stage not in (1, 2):
+            raise ValueError(f"stage must be 1 or 2, not {stage}")
+        self.stage = stage
+        self.train(self.training)
+
+    def train(self, mode: bool = True):
+        """As nn.Module.train, but the proxy's encoder and quantizer never train, nor (in stage 2) ours."""
+        super().train(mode)
+        if self.proxy is not None:
+            self.proxy.eval()
+            if self.stage == 2:
+                self.quantizer.eval()
+        return self
+
+    def forward(self, images: torch.Tensor):
+        if self.proxy is None:
+            return super().forward(images)
+        self._check_images(images)
+        frozen = self.stage == 2
+        with torch.no_grad() if frozen else contextlib.nullcontext():
+            z = self._encode_latents(images * 2 - 1)
+            with torch.autocast(device_type=z.device.type, enabled=False):  # codes and EMA updates stay fp32
+                zq, tokens, losses = self.quantizer(z.float())
+        if frozen:
+            losses = {}
+        logits = self.proxy_logits(self._decode_patches(zq, self._train_keep(zq)))
+        if frozen:
+            recon = self._proxy_pixels(logits)
+        else:
+            target = self.proxy.encode(images)  # (B, P) code ids of the frozen proxy
+            losses["proxy_ce_loss"] = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                                                      target.reshape(-1))
+            with torch.no_grad():
+                recon = self._proxy_pixels(logits)
+        return recon * 0.5 + 0.5, losses, {"tokens": tokens, "pixel_loss": frozen}
 
     def _apply_keep(self, lat, keep):
         return lat
