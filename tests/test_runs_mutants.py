@@ -622,6 +622,8 @@ def test_a_temporary_whose_mode_cannot_be_set_is_removed(tmp_path, monkeypatch):
         raise OSError(errno.EPERM, "Operation not permitted")
 
     monkeypatch.setattr(R.os, "fchmod", no_modes)
-    with pytest.raises(WriteFailed, match="out.json: cannot write"):
+    with pytest.raises(WriteFailed) as err:
         R.atomic_write_json(target, {"a": 1})
+    assert str(err.value) == f"{target}: cannot write (Operation not permitted)"
+    assert err.value.strerror == "Operation not permitted"
     assert list(tmp_path.iterdir()) == []
