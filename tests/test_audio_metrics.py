@@ -9,6 +9,11 @@ import numpy as np
 import pytest
 from scipy.signal import ShortTimeFFT, get_window
 
+# the libraries the metrics import on first use, imported here once: under `make mutate` (forkserver) every mutant
+# would otherwise import them again inside its time limit
+import auraloss.freq  # noqa: F401
+import librosa.filters  # noqa: F401
+import torchmetrics.functional.audio  # noqa: F401
 from tokbench.metrics import fidelity as F
 
 
@@ -67,8 +72,8 @@ def _scipy_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     return np.abs(stft.stft(x, p0=0, p1=1 + x.size // hop, padding="even")).T
 
 
-def _mel_reference(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """The HTK-scale, Slaney-area filterbank from its formula."""
+def _mel_reference(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
+    """The HTK-scale, Slaney-area filterbank from its formula, bands between fmin and fmax (default Nyquist)."""
     def hz_to_mel(f):
         return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
 
@@ -76,7 +81,7 @@ def _mel_reference(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
         return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
 
     freqs = np.arange(n_fft // 2 + 1) * sr / n_fft
-    edges = mel_to_hz(np.linspace(0.0, hz_to_mel(sr / 2), n_mels + 2))
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(sr / 2 if fmax is None else fmax), n_mels + 2))
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     tri = np.maximum(0.0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))
     return tri * 2.0 / (hi - lo)
@@ -174,3 +179,86 @@ def test_tensors_are_scored_where_they_are(device):
     for fn in (F.si_snr_db, F.sdr_db, F.mrstft_distance, F.mel_distance):
         assert fn(tx, ty) == pytest.approx(fn(x.astype(np.float64), y.astype(np.float64)), rel=1e-9)
     assert F.stft_magnitude(tx, 512, 128).device == tx.device
+
+
+# ---------------------------------------------------------------------------------------------- inputs and defaults
+def test_pair_puts_both_on_the_reconstructions_device_in_float64():
+    """The reconstruction's device wins (a decoded batch is scored where it is); the 'meta' device stands in for
+    a GPU here: data copied to it never comes back, so a wrong choice of device fails loudly."""
+    torch = pytest.importorskip("torch")
+    for ref, est in ((torch.zeros(3), torch.zeros(3, device="meta")), (np.zeros(3), torch.zeros(3, device="meta")),
+                     (torch.zeros(3, device="meta"), np.zeros(3))):
+        a, b = F._pair(ref, est)
+        assert (a.device.type, b.device.type, a.dtype, b.dtype) == ("meta", "meta", torch.float64, torch.float64)
+    a, b = F._pair(np.zeros(2, dtype=np.float32), torch.zeros(2, dtype=torch.float16))
+    assert (a.device.type, a.dtype, b.dtype) == ("cpu", torch.float64, torch.float64)
+    with pytest.raises(ValueError, match=r"^shape mismatch: \(2, 3\) vs \(3, 2\)$"):
+        F._pair(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+def test_audio_metrics_flatten_channels_and_refuse_bad_signals_by_cause():
+    rng = np.random.default_rng(8)
+    x, y = rng.standard_normal(4000), rng.standard_normal(4000)
+    for fn in (F.si_snr_db, F.sdr_db, F.mrstft_distance, F.mel_distance):
+        assert fn(x.reshape(2, 2000), y.reshape(2, 2000)) == fn(x, y)  # (channels, samples) read as one signal
+    with pytest.raises(ValueError, match="^empty signals$"):
+        F.sdr_db(np.zeros((0, 3)), np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="^signals hold NaN or infinite samples$"):
+        F.sdr_db(np.zeros(3), np.array([0.0, -np.inf, 0.0]))
+    assert math.isnan(F.si_snr_db([0.5], [0.25]))  # one sample is a constant reference: no SI-SNR
+
+
+def test_mel_filterbank_band_limits_and_their_refusals():
+    for fmin, fmax in ((0.0, 4000.0), (300.0, 8000.0), (125.0, 7600.0)):
+        fb = F.mel_filterbank(16000, 512, 20, fmin=fmin, fmax=fmax)
+        np.testing.assert_allclose(fb, _mel_reference(16000, 512, 20, fmin, fmax), rtol=1e-10, atol=1e-14)
+        freqs = np.arange(257) * 16000 / 512
+        assert not fb[:, (freqs < fmin) | (freqs > fmax)].any()  # nothing outside the band limits
+    np.testing.assert_array_equal(F.mel_filterbank(22050, 1024, 40), F.mel_filterbank(22050, 1024, 40, 0.0, 11025.0))
+    for fmin, fmax in ((-1.0, 4000.0), (4000.0, 4000.0), (5000.0, 4000.0), (0.0, 8000.5)):
+        with pytest.raises(ValueError, match=r"^need 0 <= fmin < fmax <= 8000.0$"):
+            F.mel_filterbank(16000, 512, 20, fmin=fmin, fmax=fmax)
+    assert F.mel_filterbank(16000, 512, 20, fmin=0.0, fmax=8000).shape == (20, 257)  # both limits included
+    cached = F._mel_filterbank(16000, 512, 20, 0.0, 8000.0)
+    with pytest.raises(ValueError, match="read-only"):
+        cached[0, 0] = 1.0  # the cached bank itself cannot be changed by a caller
+
+
+def test_mel_distance_defaults_are_16khz_1024_256_64_bands():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(6000) * 0.2
+    y = x + 0.05 * rng.standard_normal(6000)
+    assert F.mel_distance(x, y) == F.mel_distance(x, y, 16000, 1024, 256, 64, 1e-5)
+    assert (F.MEL_N_FFT, F.MEL_HOP, F.MEL_BANDS) == (1024, 256, 64)
+    assert F.mel_distance(x, y, 8000) != F.mel_distance(x, y)
+    assert F.mrstft_distance(x, y) == F.mrstft_distance(x, y, ((512, 128), (1024, 256), (2048, 512)), 1e-7)
+
+
+def test_hops_other_than_a_quarter_window_reach_the_stft():
+    """Every default resolution uses hop = n_fft / 4, torch.stft's own default: other hops must be passed on."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal(5000) * 0.3
+    y = 0.7 * x + 0.1 * rng.standard_normal(5000)
+    np.testing.assert_allclose(F.stft_magnitude(x, 512, 100).numpy(), _scipy_magnitude(x, 512, 100), atol=1e-10)
+    s, s_hat = (np.maximum(_scipy_magnitude(v, 256, 32), 1e-7) for v in (x, y))
+    expected = np.linalg.norm(s - s_hat) / np.linalg.norm(s) + np.abs(np.log(s) - np.log(s_hat)).mean()
+    assert F.mrstft_distance(x, y, resolutions=((256, 32),)) == pytest.approx(expected, rel=1e-9)
+    fb = _mel_reference(8000, 512, 32).T
+    a = np.log(_scipy_magnitude(x, 512, 100) @ fb + 1e-5)
+    b = np.log(_scipy_magnitude(y, 512, 100) @ fb + 1e-5)
+    assert F.mel_distance(x, y, 8000, n_fft=512, hop=100, n_mels=32) == pytest.approx(np.abs(a - b).mean(), rel=1e-9)
+
+
+def test_stft_stays_on_the_signals_device():
+    """'meta' stands in for a GPU: the window must be made where the signal is, or torch.stft refuses."""
+    torch = pytest.importorskip("torch")
+    assert F.stft_magnitude(torch.zeros(1000, device="meta"), 512, 128).device.type == "meta"
+
+
+def test_signals_that_require_grad_are_scored_detached():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    x, y = rng.standard_normal(3000), rng.standard_normal(3000)
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    assert F.sdr_db(tx, ty) == F.sdr_db(x, y)
+    assert F.stft_magnitude(tx, 512, 128).requires_grad is False

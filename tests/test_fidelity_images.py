@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+import torchmetrics.functional.image  # noqa: F401  (imported once here, not by each mutant: see test_audio_metrics)
 from tokbench.metrics.fidelity import psnr, psnr_per_image, ssim, ssim_per_image
 
 #: torchmetrics converts log(10) at float32: every PSNR it returns is off by this constant relative amount
@@ -91,3 +92,41 @@ def test_tensors_are_scored_where_they_are(device):
     np.testing.assert_allclose(ssim_per_image(ta, tb), ssim_per_image(a32, b32), atol=1e-12)
     np.testing.assert_allclose(ssim_per_image(a32, tb), ssim_per_image(a32, b32), atol=1e-12)  # mixed inputs
     assert isinstance(ssim_per_image(ta, tb), np.ndarray)
+
+
+def test_data_range_reaches_every_image_metric():
+    a, b = _pair((2, 3, 16, 16), noise=0.2, seed=9)
+    np.testing.assert_allclose(psnr_per_image(255 * a, 255 * b, data_range=255), psnr_per_image(a, b), rtol=PSNR_REL)
+    ref = [structural_similarity(255 * a[i], 255 * b[i], gaussian_weights=True, sigma=1.5,
+                                 use_sample_covariance=False, data_range=255, channel_axis=0) for i in range(2)]
+    np.testing.assert_allclose(ssim_per_image(255 * a, 255 * b, data_range=255), ref, atol=1e-10, rtol=0)
+    assert ssim(255 * a[0], 255 * b[0], data_range=255) == pytest.approx(ref[0], abs=1e-10)
+    # the range matters (C1, C2 and R^2 scale with it): a wrong one moves both figures
+    assert psnr_per_image(a, b, data_range=2.0)[0] == pytest.approx(psnr_per_image(a, b)[0] + 20 * math.log10(2),
+                                                                     rel=PSNR_REL)
+    assert ssim_per_image(a, b, data_range=2.0)[0] > ssim_per_image(a, b)[0]
+
+
+@pytest.mark.parametrize("fn,a,b,message", [
+    (ssim_per_image, np.zeros((1, 1, 8, 10)), np.zeros((1, 1, 8, 10)),
+     "SSIM needs images of at least 11x11 pixels (got 8x10)"),
+    (ssim_per_image, np.zeros((1, 1, 30, 10)), np.zeros((1, 1, 30, 10)),
+     "SSIM needs images of at least 11x11 pixels (got 30x10)"),
+    (ssim_per_image, np.zeros((1, 16, 16)), np.zeros((1, 16, 16)), "expected an (N, C, H, W) batch, got shape (1, 16, 16)"),
+    (ssim, np.zeros((1, 1, 16, 16)), np.zeros((1, 1, 16, 16)),
+     "expected an (H, W) or (C, H, W) image, got shape (1, 1, 16, 16)"),
+    (ssim, np.zeros(16), np.zeros(16), "expected an (H, W) or (C, H, W) image, got shape (16,)"),
+    (psnr, np.zeros((2, 3)), np.zeros((3, 2)), "shape mismatch: (2, 3) vs (3, 2)"),
+])
+def test_image_metric_refusals_name_their_cause(fn, a, b, message):
+    with pytest.raises(ValueError) as err:
+        fn(a, b)
+    assert str(err.value) == message
+
+
+def test_ssim_of_one_image_in_each_layout():
+    a, b = _pair((3, 14, 12), noise=0.2, seed=4)
+    three = ssim(a, b)
+    assert three == pytest.approx(float(ssim_per_image(a[None], b[None])[0]), abs=1e-15)
+    assert ssim(a[1], b[1]) == pytest.approx(float(ssim_per_image(a[None, 1:2], b[None, 1:2])[0]), abs=1e-15)
+    assert ssim(a[1], b[1]) != three

@@ -202,8 +202,9 @@ def test_eval_vq_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_rfid_reported_only_with_verified_weights(run_dir, tmp_path, monkeypatch):
-    """Wiring: a file whose sha256 is the expected one enables the rfid rows; if the network then cannot be
-    built from it, rfid is unavailable with that reason. (The real weights never exist here, so the expected
+    """Wiring: a file whose sha256 is the expected one enables the rfid rows, given at least RFID_MIN_IMAGES
+    (2048) test images (else unavailable, saying so); if the network then cannot be built from it, rfid is
+    unavailable with that reason. (The real weights never exist here, so the expected
     hash is patched to a stand-in file's, and the extractor to a cheap one in the first case.)"""
     import hashlib
 
@@ -212,6 +213,10 @@ def test_rfid_reported_only_with_verified_weights(run_dir, tmp_path, monkeypatch
     weights = tmp_path / "stand-in.pth"
     weights.write_bytes(b"stand-in weights")
     monkeypatch.setattr(fidm, "INCEPTION_SHA256", hashlib.sha256(b"stand-in weights").hexdigest())
+    broken = evaluate_vq(run_dir, limit=30, model=PatchMeanTokenizer(), inception_weights=weights, write=False)
+    reason = broken["unavailable"][0]["reason"]
+    assert "needs at least 2048 images" in reason and "30 evaluated" in reason and not _rows(broken, "rfid")
+    monkeypatch.setattr(fidm, "RFID_MIN_IMAGES", 30)  # the 30 test images are enough from here on
     broken = evaluate_vq(run_dir, limit=30, model=PatchMeanTokenizer(), inception_weights=weights, write=False)
     assert "could not be built" in broken["unavailable"][0]["reason"] and not _rows(broken, "rfid")
     monkeypatch.setattr(fidm, "inception_extractor",

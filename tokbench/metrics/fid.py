@@ -35,6 +35,11 @@ INCEPTION_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 #: the same value is pinned by torch-fidelity and by several published evaluation scripts.
 INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 INCEPTION_BYTES = 95_628_359
+#: pool3 features of the FID Inception network. The standard rFID needs at least this many images per set: with
+#: fewer, each set's feature covariance has rank N - 1 < 2048 and the figure is biased (upward, strongly so for
+#: small N) and not comparable with published ones (issue 14), so it is refused, not reported.
+INCEPTION_FEATURES = 2048
+RFID_MIN_IMAGES = INCEPTION_FEATURES
 
 
 # ---------------------------------------------------------------------------------------------- the distance
@@ -141,9 +146,10 @@ class RfidStatus:
         return self.weights is not None
 
 
-def rfid_status(weights: str | os.PathLike | None = None) -> RfidStatus:
+def rfid_status(weights: str | os.PathLike | None = None, n_images: int | None = None) -> RfidStatus:
     """Find and verify the FID Inception weights: the given path, else the torch hub cache. Nothing is
-    downloaded; a file whose sha256 differs from `INCEPTION_SHA256` is refused."""
+    downloaded; a file whose sha256 differs from `INCEPTION_SHA256` is refused, and so is an evaluation of
+    `n_images` < `RFID_MIN_IMAGES` images (when given)."""
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():
@@ -157,6 +163,9 @@ def rfid_status(weights: str | os.PathLike | None = None) -> RfidStatus:
     if digest != INCEPTION_SHA256:
         return RfidStatus(None, f"{path}: sha256 {digest[:16]}... does not match the standard FID Inception weights "
                                 f"({INCEPTION_SHA256[:16]}...)")
+    if n_images is not None and n_images < RFID_MIN_IMAGES:
+        return RfidStatus(None, f"rFID needs at least {RFID_MIN_IMAGES} images (the Inception feature dimension, "
+                                f"for a full-rank covariance); {n_images} evaluated")
     return RfidStatus(path, None)
 
 

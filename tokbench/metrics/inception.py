@@ -193,8 +193,10 @@ def load_fid_weights(net: nn.Module, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user-facing refusal
         raise TokbenchError(f"{path}: cannot read the Inception weights ({type(exc).__name__}: {exc})") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        raise TokbenchError(f"{path}: not a state dict (parameter names to tensors) but a {type(state).__name__}")
     own = net.state_dict()
     needed = {k for k in own if not k.endswith("num_batches_tracked")}
     missing = sorted(needed - set(state))
@@ -202,10 +204,14 @@ def load_fid_weights(net: nn.Module, path: Path) -> None:
     if missing or extra:
         raise TokbenchError(f"{path}: weights do not fit the FID Inception network "
                             f"(missing {missing[:3]}, unexpected {extra[:3]})")
-    for key in needed:
-        if tuple(state[key].shape) != tuple(own[key].shape):
-            raise TokbenchError(f"{path}: {key} has shape {tuple(state[key].shape)}, expected {tuple(own[key].shape)}")
-    net.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    used = sorted(k for k in state if k in own)  # every needed entry, and the counters the file has
+    for key in used:
+        value, expected = state[key], tuple(own[key].shape)
+        if not isinstance(value, torch.Tensor):
+            raise TokbenchError(f"{path}: {key} is a {type(value).__name__}, not a tensor")
+        if tuple(value.shape) != expected:
+            raise TokbenchError(f"{path}: {key} has shape {tuple(value.shape)}, expected {expected}")
+    net.load_state_dict({k: state[k] for k in used})  # strict: a counter the file lacks, BatchNorm sets to 0
 
 
 class FIDInceptionExtractor:

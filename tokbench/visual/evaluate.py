@@ -203,7 +203,7 @@ def evaluate_vq(run_dir: str | Path, data: str | None = None, split: str = "test
     unavailable: list[dict[str, str]] = []
 
     # rFID: only with verified weights; otherwise say why, once
-    status = fidm.rfid_status(inception_weights)
+    status = fidm.rfid_status(inception_weights, n_images=n)  # weights verified, and enough images
     inception = None
     if status.available:
         try:
