@@ -264,7 +264,7 @@ def released_superbpe_section(args: argparse.Namespace) -> Section | None:
     scored with our held-out measure on builtin:english-large (all lines, and the prose slice), beside the gain
     their own counts give on their own evaluation text. It separates the text from the trainer: the same
     tokenizers, two texts. Skipped, with one printed line, without `--released-superbpe GIT_DIR`."""
-    if not args.released_superbpe or not Path(args.released_superbpe).exists():
+    if not args.released_superbpe:
         print("released_superbpe_section: skipped (needs --released-superbpe GIT_DIR: a clone of "
               "github.com/PythonNut/superbpe)", flush=True)
         return None
@@ -757,7 +757,8 @@ def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
         _child_train(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--sizes", default="32000,64000", help="vocabulary sizes on builtin:english-large")
     parser.add_argument("--small-vocab", type=int, default=8192, help="vocabulary on builtin:legal / builtin:code")
     parser.add_argument("--scale-mb", type=int, default=128, help="corpus size of the scale section")
@@ -772,11 +773,19 @@ def main() -> None:
     parser.add_argument("--released-superbpe", metavar="GIT_DIR", default="",
                         help="git directory of github.com/PythonNut/superbpe (released_superbpe_section; skipped "
                              "without it)")
-    parser.add_argument("--only", default="", help="comma-separated section function names to run")
+    parser.add_argument("--only", default="", help="comma-separated section function names to run (default: all): "
+                        + ", ".join(fn.__name__ for fn in SECTIONS))
     parser.add_argument("--write", action="store_true", help="record the figures in benchmarks/RESULTS.md")
     args = parser.parse_args()
     args.sizes = [int(x) for x in args.sizes.split(",")]
     wanted = {w.strip() for w in args.only.split(",") if w.strip()}
+    unknown = wanted - {fn.__name__ for fn in SECTIONS}
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from "
+                     f"{', '.join(fn.__name__ for fn in SECTIONS)}")
+    if args.released_superbpe and not Path(args.released_superbpe).is_dir():
+        parser.error(f"--released-superbpe {args.released_superbpe}: no such folder (a clone of "
+                     "github.com/PythonNut/superbpe, bare or not; needs git on PATH)")
     sections = []
     for fn in SECTIONS:
         if wanted and fn.__name__ not in wanted:

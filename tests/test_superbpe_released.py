@@ -150,7 +150,18 @@ def test_released_repo_reads_regexes_and_stage2_merges_from_git(tmp_path):
         released.show("no/such/file")
 
 
-def test_released_section_skips_without_the_repository(capsys, tmp_path):
-    for where in ("", str(tmp_path / "absent")):
-        assert tv.released_superbpe_section(argparse.Namespace(released_superbpe=where)) is None
-    assert capsys.readouterr().out.count("skipped") == 2
+def test_released_section_skips_without_the_repository(capsys):
+    assert tv.released_superbpe_section(argparse.Namespace(released_superbpe="")) is None
+    assert capsys.readouterr().out.count("skipped") == 1
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--only", "nosuch_section"], "unknown section(s) nosuch_section; choose from superbpe_section"),
+    (["--released-superbpe", "{tmp}/absent"], "absent: no such folder"),
+])
+def test_bad_arguments_are_one_line_exit_2(argv, says, tmp_path, monkeypatch, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    monkeypatch.setattr(sys, "argv", ["text_variants.py", *argv])
+    with pytest.raises(SystemExit) as stop:
+        tv.main()
+    assert stop.value.code == 2 and says in capsys.readouterr().err

@@ -223,3 +223,18 @@ def test_rfid_reported_only_with_verified_weights(run_dir, tmp_path, monkeypatch
                         lambda status, device="cpu", batch_size=50: fidm.PixelFeatures(max_side=7))
     report = evaluate_vq(run_dir, limit=30, model=PatchMeanTokenizer(), inception_weights=weights, write=False)
     assert report["unavailable"] == [] and _rows(report, "rfid")[16] > 0
+
+
+def test_default_limit_evaluates_enough_images_for_rfid():
+    """eval-vq's default image count (library and CLI) is what rFID needs, so the README's plain `eval-vq RUN`
+    can report rFID when the weights are present."""
+    import inspect
+
+    from tokbench.cli import visual_eval as cli_eval
+    from tokbench.metrics import fid as fidm
+    from tokbench.visual import evaluate as vev
+
+    assert vev.DEFAULT_LIMIT == fidm.RFID_MIN_IMAGES == 2048
+    assert inspect.signature(vev.evaluate_vq).parameters["limit"].default == vev.DEFAULT_LIMIT
+    cli_default = inspect.signature(cli_eval.eval_vq_command).parameters["limit"].default
+    assert cli_default == vev.DEFAULT_LIMIT

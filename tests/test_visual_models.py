@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 
 from tokbench.errors import TokbenchError  # noqa: E402
 from tokbench.visual.model_io import build_model, load_model, save_model  # noqa: E402
+from tokbench.visual.families.base import make_config  # noqa: E402
 
 TINY_2D = {"image_size": 8, "width": 8, "depth": 1}
 TINY_1D = {"image_size": 8, "width": 16, "depth": 1, "heads": 2, "patch_size": 2, "num_tokens": 6}
@@ -264,3 +265,18 @@ def test_each_family_architecture_lives_in_its_own_module():
     assert issubclass(grid2d.Grid2D, grid2d.Conv2DTokenizer) and issubclass(binary.Binary2D, grid2d.Conv2DTokenizer)
     assert issubclass(binary.Binary1D, latent1d.Latent1DTokenizer)
     assert not hasattr(base, "Latent1DTokenizer") and not hasattr(base, "Conv2DTokenizer")
+
+
+@pytest.mark.parametrize("family, overrides, code_dim", [
+    ("grid2d", {"quantizer": "fsq"}, 4),                        # the default levels 8,5,5,5
+    ("latent1d", {"quantizer": "fsq"}, 4),
+    ("flexible", {"fsq_levels": [8, 8, 8, 5, 5, 5]}, 6),        # FlexTok's levels
+    ("grid2d", {"quantizer": "vq"}, 8),                         # vq keeps its own width
+])
+def test_fsq_takes_one_latent_dimension_per_level_unless_told(family, overrides, code_dim):
+    assert make_config(family, overrides).code_dim == code_dim
+
+
+def test_fsq_with_a_code_dim_that_does_not_match_its_levels_is_refused():
+    with pytest.raises(TokbenchError, match=r"fsq_levels \[8, 5, 5, 5\] must have code_dim=8 entries"):
+        make_config("grid2d", {"quantizer": "fsq", "code_dim": 8})

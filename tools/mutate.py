@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("groups", nargs="*", help=f"groups to run (default: all): {', '.join(GROUPS)}")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2: two cores)")
     parser.add_argument("--keep", action="store_true", help="reuse the group's cached mutmut results")
-    parser.add_argument("--report", action="store_true", help="only list the survivors of the last run")
+    parser.add_argument("--report", action="store_true", help="no mutation run: mark the last run's survivors with their explanations (rewrites .mutmut/GROUP/survivors.txt), print the unexplained ones; exit 1 if any")
     parser.add_argument("--rerun", action="store_true", help="run the last run's survivors again (new tests)")
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]

@@ -104,9 +104,7 @@ def evaluate_audio(run_dir: str | os.PathLike, data: str | list[str] | None = No
     cfg = model.cfg
     sr = cfg.sample_rate
     clips = load_audio(data, split=split, sample_rate=sr, on_error=on_error)
-    if max_clips is not None:
-        if max_clips < 1:
-            raise TokbenchError("max_clips must be at least 1")
+    if max_clips is not None:  # checked >= 1 above
         clips.waves, clips.names = clips.waves[:max_clips], clips.names[:max_clips]
     dataset = f"{clips.source}/{split}"
     scorers, unavailable = _optional_scorers()

@@ -31,7 +31,7 @@ def fit_vq_command(
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate, AdamW with warmup then cosine (default 2e-3; latent1d and flexible 3e-3).")] = None,
     quantizer: Annotated[Optional[str], typer.Option("--quantizer", help="vq | fsq (grid2d, latent1d, flexible); lfq | bsq (binary). Default: vq for grid2d and latent1d, fsq for flexible, bsq for binary.")] = None,
     codebook_size: Annotated[Optional[int], typer.Option("--codebook-size", help="VQ codebook entries (default 512; latent1d 1024).")] = None,
-    code_dim: Annotated[Optional[int], typer.Option("--code-dim", help="Quantized latent width, vq and fsq (default 8; flexible 4).")] = None,
+    code_dim: Annotated[Optional[int], typer.Option("--code-dim", help="Quantized latent width, vq and fsq (default 8; flexible 4). With fsq and no --code-dim: one per FSQ level.")] = None,
     fsq_levels: Annotated[Optional[str], typer.Option("--fsq-levels", help="FSQ levels, comma-separated, one per code dim (default 8,5,5,5).")] = None,
     bits: Annotated[Optional[int], typer.Option("--bits", help="Binary family: bits per token, may exceed 63 (default 16).")] = None,
     entropy_group: Annotated[Optional[int], typer.Option("--entropy-group", help="Binary family: bits per group of the factorized entropy loss (default 8).")] = None,

@@ -28,7 +28,7 @@ def eval_vq_command(
         "on (run.json); another source is converted to the model's shape and the report says so.")] = None,
     split: Annotated[str, typer.Option("--split", help="train or test.")] = "test",
     limit: Annotated[Optional[int], typer.Option("--limit", help="Evaluate the first N images of the split "
-                                                 "(0 = all).")] = 2000,
+                                                 "(0 = all). rFID needs at least 2,048.")] = 2048,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass.")] = 256,
     budget: Annotated[Optional[list[int]], typer.Option("--budget", help="Token budget to evaluate, repeatable "
                                                         "(default: all the model offers).")] = None,

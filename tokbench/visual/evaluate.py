@@ -41,7 +41,8 @@ from tokbench.metrics.fidelity import psnr_per_image, ssim_per_image
 from tokbench.runs import ARTIFACTS_DIR, REPORT_FILE, RUN_FILE, Run, atomic_write_bytes, read_json
 from tokbench.sources.images import load_images
 
-DEFAULT_LIMIT = 2000
+#: images evaluated by default: exactly as many as rFID needs (one per Inception feature dimension)
+DEFAULT_LIMIT = fidm.RFID_MIN_IMAGES
 BASELINE_TRAIN_IMAGES = 10_000
 BASELINE_SUBJECT = "baseline:mean-image"
 _EXACT_IDS_UP_TO = 1 << 24  # codebooks up to 16M entries are histogrammed exactly

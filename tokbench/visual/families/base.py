@@ -86,6 +86,8 @@ def make_config(family: str, overrides: dict[str, Any] | None = None) -> VQConfi
     cfg = VQConfig(**values)
     if isinstance(cfg.fsq_levels, (list, tuple)):
         cfg.fsq_levels = [int(v) if isinstance(v, float) and v.is_integer() else v for v in cfg.fsq_levels]
+        if cfg.quantizer == "fsq" and (overrides or {}).get("code_dim") is None:
+            cfg.code_dim = len(cfg.fsq_levels)  # FSQ has one latent dimension per level
     _validate(family, cfg)
     return cfg
 
