@@ -100,20 +100,26 @@ def test_eval_audio_numbers_levels_and_run_folder(evaluated, reconstructions):
     _check_run_folder(run_dir, result)
 
 
+def _expected(pairs, q: int, sr: int, pesq_band: str) -> dict[str, float]:
+    """Every per-budget metric recomputed from the reconstructions with the textbook formulas and the libraries
+    called directly (PESQ in `pesq_band`, "wb" or "nb"), averaged over the clips."""
+    return {
+        "si_snr_db": np.mean([_si_snr(ref, est[q]) for ref, est in pairs]),
+        "sdr_db": np.mean([_sdr(ref, est[q]) for ref, est in pairs]),
+        "mrstft_distance": np.mean([fidelity.mrstft_distance(ref, est[q]) for ref, est in pairs]),
+        "mel_distance": np.mean([fidelity.mel_distance(ref, est[q], sr) for ref, est in pairs]),
+        "stoi": np.mean([pystoi.stoi(ref, est[q], sr, extended=False) for ref, est in pairs]),
+        "pesq_wb": np.mean([pesq_mod.pesq(sr, ref, est[q], pesq_band) for ref, est in pairs]),
+    }
+
+
 def _check_budgets(result: dict, reconstructions) -> None:
     model, pairs, _ = reconstructions
     sr = model.cfg.sample_rate
     assert result["clips"] == 2 and [b["n_q"] for b in result["budgets"]] == [1, 2]
     for budget in result["budgets"]:
         q = budget["n_q"]
-        want = {
-            "si_snr_db": np.mean([_si_snr(ref, est[q]) for ref, est in pairs]),
-            "sdr_db": np.mean([_sdr(ref, est[q]) for ref, est in pairs]),
-            "mrstft_distance": np.mean([fidelity.mrstft_distance(ref, est[q]) for ref, est in pairs]),
-            "mel_distance": np.mean([fidelity.mel_distance(ref, est[q], sr) for ref, est in pairs]),
-            "stoi": np.mean([pystoi.stoi(ref, est[q], sr, extended=False) for ref, est in pairs]),
-            "pesq_wb": np.mean([pesq_mod.pesq(sr, ref, est[q], "wb") for ref, est in pairs]),
-        }
+        want = _expected(pairs, q, sr, "wb")
         for metric, value in want.items():
             assert math.isfinite(budget[metric]), (q, metric)
             assert budget[metric] == pytest.approx(value, rel=1e-6, abs=1e-9), (q, metric)
@@ -269,14 +275,7 @@ def test_eight_khz_codec_scored_narrow_band_with_clipping_counted(stub_run):
     assert result["frames"] == sum(-(-len(ref) // HOP) for ref, _ in pairs) == 2 * 50
     for budget in result["budgets"]:
         q = budget["n_q"]
-        want = {
-            "si_snr_db": np.mean([_si_snr(ref, est[q]) for ref, est in pairs]),
-            "sdr_db": np.mean([_sdr(ref, est[q]) for ref, est in pairs]),
-            "mrstft_distance": np.mean([fidelity.mrstft_distance(ref, est[q]) for ref, est in pairs]),
-            "mel_distance": np.mean([fidelity.mel_distance(ref, est[q], 8000) for ref, est in pairs]),
-            "stoi": np.mean([pystoi.stoi(ref, est[q], 8000, extended=False) for ref, est in pairs]),
-            "pesq_wb": np.mean([pesq_mod.pesq(8000, ref, est[q], "nb") for ref, est in pairs]),  # narrow band
-        }
+        want = _expected(pairs, q, 8000, "nb")  # PESQ narrow band at 8 kHz
         for metric, value in want.items():
             assert budget[metric] == pytest.approx(value, rel=1e-5), (q, metric)
         assert budget["kbps"] == pytest.approx(q * 2 * 50 / 1000)
