@@ -790,7 +790,14 @@ def main() -> None:
     for fn in SECTIONS:
         if wanted and fn.__name__ not in wanted:
             continue
-        sec = fn(args)
+        try:
+            sec = fn(args)
+        except SystemExit as exc:  # a refusal of ours (e.g. a repository without the released files): exit 2
+            if isinstance(exc.code, str):
+                parser.exit(2, f"{parser.prog}: {fn.__name__}: {exc.code}\n")
+            raise
+        except (OSError, ValueError) as exc:  # a missing git, unreadable or malformed released files
+            parser.exit(2, f"{parser.prog}: {fn.__name__}: {type(exc).__name__}: {exc}\n")
         if sec is None:  # skipped: RESULTS.md keeps what it holds for it
             continue
         sec.print()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -80,3 +81,19 @@ def dashboard_runs(tmp_path_factory) -> tuple[Path, dict]:
 
     root = tmp_path_factory.mktemp("dash") / "runs"
     return root, build_all(root, root.parent)
+
+
+#: signals whose handlers a test must leave as it found them (a leaked SIG_IGN for SIGINT is inherited by every
+#: later subprocess and makes Ctrl-C tests pass or fail by test order)
+_GUARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    """Fail the test that changes a process-wide signal handler without restoring it (and restore it)."""
+    before = {sig: signal.getsignal(sig) for sig in _GUARDED_SIGNALS}
+    yield
+    changed = {sig: signal.getsignal(sig) for sig in _GUARDED_SIGNALS if signal.getsignal(sig) != before[sig]}
+    for sig in changed:
+        signal.signal(sig, before[sig])
+    assert not changed, f"the test left signal handlers changed: {changed}"

@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import threading
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -816,7 +817,6 @@ def test_class14_ctrl_c_marks_the_run_and_says_how_to_resume(capsys, tmp_path, s
 def test_class14_sigint_to_the_console_script_mid_training(tmp_path):
     """A real SIGINT to `tokbench train-bpe` while HF trains on one long line: exit 130, one line naming the
     run and `--resume`, the run marked interrupted with no lock, and the stdin spool gone."""
-    import signal
     import time
 
     block = " ".join(f"w{i % 3000}y{i % 11}" for i in range(100_000)) + " "
@@ -825,7 +825,10 @@ def test_class14_sigint_to_the_console_script_mid_training(tmp_path):
     runs = tmp_path / "runs"
     proc = subprocess.Popen([str(Path(sys.executable).parent / "tokbench"), "train-bpe", "-c", "-", "-v", "5000",
                              "--runs-dir", str(runs), "--name", "cut", "--no-eval"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            # Ctrl-C must reach the command even when the suite itself was started with SIGINT
+                            # ignored (e.g. `make test &` from a script: the ignore is inherited through exec)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     proc.stdin.write(data)
     proc.stdin.close()
     proc.stdin = None  # so communicate() does not flush it again
@@ -864,6 +867,9 @@ def test_class14_native_training_does_not_hold_ctrl_c():
         fell_back.append(True)
         os.write(w, b"x")
 
+    # Python's own Ctrl-C handler, even when the suite was started with SIGINT ignored (interrupt_main does
+    # nothing then)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     ctrl_c = threading.Timer(0.2, _thread.interrupt_main)
     fallback = threading.Timer(10, release)
     ctrl_c.start()
@@ -876,6 +882,7 @@ def test_class14_native_training_does_not_hold_ctrl_c():
         os.write(w, b"x")
         done.wait(10)
         fallback.cancel()
+        signal.signal(signal.SIGINT, previous)
         os.close(r)
         os.close(w)
     assert fed == []  # the stop flag reached the input iterator

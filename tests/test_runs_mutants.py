@@ -627,3 +627,44 @@ def test_a_temporary_whose_mode_cannot_be_set_is_removed(tmp_path, monkeypatch):
     assert str(err.value) == f"{target}: cannot write (Operation not permitted)"
     assert err.value.strerror == "Operation not permitted"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("make, says", [("fifo", "run.lock: is not a regular file"),
+                                        ("dangling-symlink", "run.lock: is a symlink")])
+def test_a_lock_that_is_a_fifo_or_a_symlink_is_refused_without_blocking(tmp_path, make, says):
+    """Opening a FIFO for reading blocks until a writer comes: the lock is never read unless it is a regular
+    file, so `--resume`, `runs` and `show` answer at once."""
+    run = Run.create(tmp_path, "text-bpe", {}, name="r")
+    run.finish("interrupted")
+    lock = run.path / R.LOCK_FILE
+    lock.unlink(missing_ok=True)
+    if make == "fifo":
+        os.mkfifo(lock)
+    else:
+        lock.symlink_to(tmp_path / "nowhere")
+    assert lock_holder(run.path) is None
+    assert load_run(run.path).status == "interrupted"
+    with pytest.raises(TokbenchError, match=says):
+        Run.resume(run.path)
+
+
+def test_an_unreadable_lock_counts_as_held(tmp_path, monkeypatch):
+    """A lock this user cannot read (another user's run, mode 000) is not stale: refused, never taken over."""
+    run = Run.create(tmp_path, "text-bpe", {}, name="r")
+    run.finish("interrupted")
+    lock = run.path / R.LOCK_FILE
+    lock.write_text('{"pid": 1, "host": "elsewhere"}')
+    real_open = os.open
+
+    def denied(path, flags, *args):
+        if Path(path) == lock and not flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(R.os, "open", denied)
+    assert lock_holder(run.path) == {"pid": None, "host": None, "unreadable": "Permission denied"}
+    with pytest.raises(TokbenchError) as err:
+        Run.resume(run.path)
+    assert str(err.value) == (f"{lock}: cannot be read (Permission denied); another user's process may hold "
+                              "this run")
+    assert lock.exists()

@@ -280,3 +280,23 @@ def test_fsq_takes_one_latent_dimension_per_level_unless_told(family, overrides,
 def test_fsq_with_a_code_dim_that_does_not_match_its_levels_is_refused():
     with pytest.raises(TokbenchError, match=r"fsq_levels \[8, 5, 5, 5\] must have code_dim=8 entries"):
         make_config("grid2d", {"quantizer": "fsq", "code_dim": 8})
+
+
+def test_a_weights_file_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    """Reading a FIFO blocks until a writer comes: every command that loads a model would hang."""
+    import os
+
+    from tokbench.visual.model_io import MODEL_FILE
+
+    save_model(tmp_path, build_model("grid2d", {}))
+    (tmp_path / MODEL_FILE).unlink()
+    os.mkfifo(tmp_path / MODEL_FILE)
+    with pytest.raises(TokbenchError, match=f"{MODEL_FILE}: not a regular file"):
+        load_model(tmp_path)
+
+
+@pytest.mark.parametrize("levels, total", [([1000, 1000, 1000, 1000], "1,000,000,000,000"), ([8, 1, 5, 5], "200")])
+def test_fsq_levels_that_cannot_make_a_codebook_are_refused(levels, total):
+    """Levels of 1 code nothing; a product past 2^24 codes would allocate terabytes (an 'internal error')."""
+    with pytest.raises(TokbenchError, match=rf"each level >= 2 and at most 2\^24 codes in all \(got {total}\)"):
+        make_config("grid2d", {"quantizer": "fsq", "fsq_levels": levels})

@@ -196,6 +196,8 @@ BAD_PROXY = [
     ("proxy steps without proxy", lambda d: ("--proxy-steps", 1), "two-stage training with --proxy"),
     ("proxy config by hand", lambda d: ("--config", d["toml"]), "set by --proxy RUN"),
     ("proxy on resume", lambda d: ("--proxy", d["proxy"], "--resume", d["latent"]), "keeps its proxy"),
+    ("an unfinished proxy run", lambda d: ("--proxy", d["unfinished"]), "status is 'interrupted', not 'done'"),
+    ("the model folder, not the run", lambda d: ("--proxy", d["proxy"] / "artifacts"), "no run.json"),
 ]
 
 
@@ -205,8 +207,12 @@ def test_bad_proxy_is_one_line(label, case, message, tmp_path, proxy_run, capsys
     empty.mkdir()
     toml = tmp_path / "c.toml"
     toml.write_text("[model.proxy_config]\nimage_size = 8\n")
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(proxy_run, unfinished)
+    info = json.loads((unfinished / "run.json").read_text())
+    (unfinished / "run.json").write_text(json.dumps({**info, "status": "interrupted"}))
     extra = case({"tmp": tmp_path, "empty": empty, "proxy": proxy_run, "latent": _other_run(tmp_path),
-                  "toml": toml})
+                  "toml": toml, "unfinished": unfinished})
     args = ["fit-vq", "--data", DATA, "--steps", "2", "--image-size", "8", "--device", "cpu",
             "--runs-dir", str(tmp_path / "runs"), *map(str, extra), "--json"]
     if "--family" not in args:

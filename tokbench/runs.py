@@ -22,6 +22,7 @@ run folders whose parts are symlinks, and listings read only regular files, flag
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 import re
@@ -271,12 +272,27 @@ def _pid_alive(pid: int) -> bool:
 
 
 def lock_holder(run_dir: Path) -> dict | None:
-    """The live holder of the run's lock, or None when unlocked or the lock is stale."""
+    """The live holder of the run's lock, or None when unlocked or the lock is stale. A lock that exists but
+    cannot be read (another user's, mode 000) counts as held: `{"pid": None, "unreadable": reason}`. Only a
+    regular file is read, without following a symlink and without blocking (a FIFO would hang the reader)."""
     lock = Path(run_dir) / LOCK_FILE
     try:
-        holder = json.loads(lock.read_text())
+        fd = os.open(lock, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return {"pid": None, "host": None, "unreadable": exc.strerror}
+        return None  # a symlink (ELOOP) or another oddity: no process of ours holds it
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            holder = json.loads(fh.read(1 << 16).decode("utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+    finally:
+        os.close(fd)
     pid = holder.get("pid") if isinstance(holder, dict) else None
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return None  # a torn or foreign lock file protects nothing (JSON true is no pid, though Python's 1)
@@ -325,12 +341,15 @@ def _acquire_lock(run_dir: Path) -> None:
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666 & ~_umask())
             except FileExistsError:
+                if os.path.lexists(lock) and (lock.is_symlink() or not lock.is_file()):
+                    raise TokbenchError(f"{lock}: is not a regular file; remove it to use this run folder") from None
                 holder = lock_holder(run_dir)
+                if holder is not None and holder.get("unreadable"):
+                    raise TokbenchError(f"{lock}: cannot be read ({holder['unreadable']}); another user's "
+                                        "process may hold this run") from None
                 if holder is not None and holder.get("pid") != os.getpid():
                     raise TokbenchError(f"{run_dir}: locked by process {holder.get('pid')} on "
                                         f"{holder.get('host')}") from None
-                if os.path.lexists(lock) and (lock.is_symlink() or not lock.is_file()):
-                    raise TokbenchError(f"{lock}: is not a regular file; remove it to use this run folder")
                 lock.unlink(missing_ok=True)  # stale: its writer is gone
                 continue
             except OSError as exc:

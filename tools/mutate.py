@@ -163,10 +163,20 @@ def explanations(group: str) -> list[dict]:
     path = EXPLAINED / f"{group}.toml"
     if not path.exists():
         return []
-    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("explained", [])
+    try:
+        entries = tomllib.loads(path.read_text(encoding="utf-8")).get("explained", [])
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SystemExit(f"{path}: cannot read it ({exc})") from None
+    if not isinstance(entries, list):
+        raise SystemExit(f"{path}: `explained` must be an array of tables ([[explained]] entries)")
     for entry in entries:
-        if not entry.get("mutants") or not entry.get("why"):
-            raise SystemExit(f"{path}: every [[explained]] entry needs `mutants` and `why` ({entry})")
+        # a string for `mutants` would be read character by character, and a "*" would explain everything
+        ok = (isinstance(entry, dict) and isinstance(entry.get("mutants"), list) and entry["mutants"]
+              and all(isinstance(p, str) and p for p in entry["mutants"])
+              and isinstance(entry.get("why"), str) and entry["why"].strip())
+        if not ok:
+            raise SystemExit(f"{path}: every [[explained]] entry needs `mutants`, a non-empty list of names or "
+                             f"patterns, and `why`, a non-empty string ({entry!r})")
     return entries
 
 

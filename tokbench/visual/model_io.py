@@ -106,8 +106,11 @@ def load_model(path: str | os.PathLike, *, family: str | None = None, config: An
         diff = sorted(k for k, v in want.items() if model.config.to_dict().get(k) != v)
         if diff:
             raise TokbenchError(f"{mdir}: checkpoint config differs in {', '.join(diff)}")
+    weights = mdir / MODEL_FILE
+    if weights.exists() and not weights.is_file():  # a FIFO or device would block or never end the read
+        raise TokbenchError(f"{weights}: not a regular file")
     try:
-        tensors = load((mdir / MODEL_FILE).read_bytes())
+        tensors = load(weights.read_bytes())
     except FileNotFoundError:
         raise TokbenchError(f"{mdir / MODEL_FILE}: no such file") from None
     except (SafetensorError, json.JSONDecodeError, ValueError) as exc:

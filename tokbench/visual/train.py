@@ -463,13 +463,16 @@ def load_proxy(path: str | os.PathLike):
         raise TokbenchError(f"--proxy: {exc}") from None
     if model.family != "grid2d":
         raise TokbenchError(f"--proxy {path}: a {model.family} run; the proxy must be a grid2d run")
-    steps = None
-    if (path / "run.json").is_file():
-        from tokbench.runs import read_json
+    from tokbench.runs import read_json
 
-        info = read_json(path / "run.json")
-        steps = info.get("steps_done") if isinstance(info, dict) else None
-    return model, {"run": str(path.resolve()), "sha256": sha, "family": "grid2d", "steps": steps}
+    if not (path / "run.json").is_file():
+        raise TokbenchError(f"--proxy {path}: no run.json; give the grid2d run's folder")
+    info = read_json(path / "run.json")
+    status = info.get("status") if isinstance(info, dict) else None
+    if status != "done":  # still training (its weights change under us) or interrupted: not a finished proxy
+        raise TokbenchError(f"--proxy {path}: the run's status is {status!r}, not 'done'; finish it first "
+                            f"(tokbench fit-vq --resume {path})")
+    return model, {"run": str(path.resolve()), "sha256": sha, "family": "grid2d", "steps": info.get("steps_done")}
 
 
 def _restore_proxy(model, record: dict | None, run_path: Path) -> None:

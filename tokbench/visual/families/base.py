@@ -116,6 +116,10 @@ def _validate(family: str, cfg: VQConfig) -> None:
         raise TokbenchError("the binary family takes quantizer lfq or bsq")
     if family != "binary" and cfg.quantizer not in ("vq", "fsq"):
         raise TokbenchError(f"the {family} family takes quantizer vq or fsq")
+    if cfg.quantizer == "fsq" and (any(level < 2 for level in cfg.fsq_levels)
+                                   or math.prod(cfg.fsq_levels) > 1 << 24):
+        raise TokbenchError(f"fsq_levels {cfg.fsq_levels}: each level >= 2 and at most 2^24 codes in all "
+                            f"(got {math.prod(cfg.fsq_levels):,})")
     if cfg.quantizer == "fsq" and len(cfg.fsq_levels) != cfg.code_dim:
         raise TokbenchError(f"fsq_levels {cfg.fsq_levels} must have code_dim={cfg.code_dim} entries")
     if cfg.keep_lengths not in ("pow2", "uniform"):
