@@ -668,3 +668,22 @@ def test_an_unreadable_lock_counts_as_held(tmp_path, monkeypatch):
     assert str(err.value) == (f"{lock}: cannot be read (Permission denied); another user's process may hold "
                               "this run")
     assert lock.exists()
+
+
+def test_a_lock_is_read_without_following_a_symlink_and_only_its_first_64_kib(tmp_path):
+    """A symlinked lock names no holder (its target may be anything), and a lock is read up to 64 KiB: a
+    larger file is no lock of ours, even when the JSON after the cut would name a live process."""
+    run = Run.create(tmp_path, "text-bpe", {}, name="r")
+    live = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
+    lock = run.path / R.LOCK_FILE
+    target = tmp_path / "elsewhere.json"
+    target.write_text(live)
+    lock.unlink()
+    lock.symlink_to(target)
+    assert lock_holder(run.path) is None
+    lock.unlink()
+    lock.write_text(" " * 100_000 + live)
+    assert lock_holder(run.path) is None
+    lock.write_text(live)
+    assert lock_holder(run.path) == json.loads(live)
+    run.finish()
