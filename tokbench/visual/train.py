@@ -450,6 +450,7 @@ def fit_vq(family: str | None = None, data: str | None = None, *, steps: int | N
 
 def load_proxy(path: str | os.PathLike):
     """(the trained grid2d model of run `path`, {"run", "sha256", "family", "steps"}) for two-stage training."""
+    from tokbench.runs import read_json
     from tokbench.visual.model_io import load_model
     from tokbench.visual.tokens import weights_sha256
 
@@ -463,8 +464,6 @@ def load_proxy(path: str | os.PathLike):
         raise TokbenchError(f"--proxy: {exc}") from None
     if model.family != "grid2d":
         raise TokbenchError(f"--proxy {path}: a {model.family} run; the proxy must be a grid2d run")
-    from tokbench.runs import read_json
-
     if not (path / "run.json").is_file():
         raise TokbenchError(f"--proxy {path}: no run.json; give the grid2d run's folder")
     info = read_json(path / "run.json")
