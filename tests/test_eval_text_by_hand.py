@@ -26,15 +26,6 @@ def _tsv(path, header, rows):
     return str(path)
 
 
-def test_add_counts_grows_past_the_vocabulary():
-    counts = ev._add_counts(np.zeros(3, dtype=np.int64), [1, 1, 2])
-    assert counts.tolist() == [0, 2, 1] and counts.dtype == np.int64
-    grown = ev._add_counts(counts, [3])  # an id equal to the size grows the histogram by one
-    assert grown.tolist() == [0, 2, 1, 1]
-    assert ev._add_counts(grown, [6]).tolist() == [0, 2, 1, 1, 0, 0, 1]
-    assert ev._add_counts(grown, []).tolist() == [0, 2, 1, 1]
-
-
 def test_basic_metrics_by_hand(bytes_tok):
     m = ev.basic_metrics(bytes_tok, ["ab c", "日", "   ", "x"], batch_size=2)
     # blank lines are not scored; bytes 4 + 3 + 1, chars 4 + 1 + 1, words 2 + 1 + 1, tokens = bytes

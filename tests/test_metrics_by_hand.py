@@ -150,3 +150,12 @@ def test_power_law_fit_and_its_inverse():
     for fit_, target in (({"a": 3.0, "b": 0.0}, 1.0), ({"a": 0.0, "b": -1.0}, 1.0), ({"a": 3.0, "b": -1.0}, 0.0)):
         assert math.isnan(premiums.vocab_for_target(fit_, target))
     assert premiums.vocab_for_target({"a": 0.5, "b": -1.0}, 0.25) == pytest.approx(2.0)  # a below 1 is fine
+
+
+def test_add_counts_grows_past_the_vocabulary():
+    counts = cb.add_counts(np.zeros(3, dtype=np.int64), [1, 1, 2])
+    assert counts.tolist() == [0, 2, 1] and counts.dtype == np.int64
+    grown = cb.add_counts(counts, [3])  # an id equal to the size grows the histogram by one
+    assert grown.tolist() == [0, 2, 1, 1]
+    assert cb.add_counts(grown, [6]).tolist() == [0, 2, 1, 1, 0, 0, 1]
+    assert cb.add_counts(grown, []).tolist() == [0, 2, 1, 1]

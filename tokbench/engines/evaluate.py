@@ -60,22 +60,12 @@ def encode_sums(tokenizer: Any, lines: Iterable[str], batch_size: int = 512) -> 
             sums.chars += len(line)
             sums.words += len(line.split())
             sums.tokens += len(ids)
-            sums.id_counts = _count_ids(sums.id_counts, ids)
+            sums.id_counts = codebook.add_counts(sums.id_counts, ids)
             sums.exact += tokenizer.decode(ids) == line
         batch.clear()
 
     _in_batches(lines, batch, batch_size, flush)
     return sums
-
-
-def _count_ids(counts: np.ndarray, ids) -> np.ndarray:
-    """`counts` with one more occurrence of each id in `ids`, grown when an id is past its end."""
-    if ids:
-        arr = np.asarray(ids, dtype=np.int64)
-        if arr.max() >= counts.size:
-            counts = np.pad(counts, (0, int(arr.max()) + 1 - counts.size))
-        np.add.at(counts, arr, 1)
-    return counts
 
 
 def _in_batches(lines, batch: list, batch_size: int, flush) -> None:
@@ -165,7 +155,7 @@ def encode_corpus_sums(tokenizer: Any, lines: Iterable[str], batch_size: int = 2
             sums.word_counts.update(split)
             sums.number_counts.update(_NUMBER.findall(line))
             sums.tokens += len(ids)
-            sums.id_counts = _count_ids(sums.id_counts, ids)
+            sums.id_counts = codebook.add_counts(sums.id_counts, ids)
             sums.exact += text == line
             sums.canonical += list(ids2) == list(ids)
         batch.clear()

@@ -7,7 +7,7 @@ serves BPE vocabularies, VQ codebooks and residual-VQ levels.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -43,6 +43,17 @@ def perplexity(counts: np.ndarray) -> float:
 def perplexity_from_entropy(entropy: float) -> float:
     """2^H for an entropy in bits; infinite past float range (factorized codes of 1,024+ bits)."""
     return float(2.0 ** entropy) if entropy < 1024 else math.inf
+
+
+def add_counts(counts: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    """A running id histogram with one more occurrence of each id in `ids` (one line's or one image's tokens),
+    grown when an id lies past its end; returns the (possibly new) array."""
+    if len(ids):
+        arr = np.asarray(ids, dtype=np.int64)
+        if arr.max() >= counts.size:
+            counts = np.pad(counts, (0, int(arr.max()) + 1 - counts.size))
+        np.add.at(counts, arr, 1)
+    return counts
 
 
 def usage(counts: np.ndarray, size: int | None = None) -> float:

@@ -305,8 +305,8 @@ def check_domain_options(spec, options: dict[str, Any]) -> None:
                             f"least {floor}")
 
 
-def check_char_alphabet(spec, corpus) -> None:
-    """Refuse, before any run folder exists, a vocabulary smaller than the corpus's character alphabet +
+def check_char_alphabet(spec, corpus) -> set[str]:
+    """The corpus's character alphabet; refuses, before any run folder exists, a vocabulary smaller than it +
     256 byte-fallback tokens + the specials (what `train_char` needs)."""
     alphabet: set[str] = set()
     for line in corpus.lines():
@@ -316,6 +316,7 @@ def check_char_alphabet(spec, corpus) -> None:
         raise TokbenchError(f"--vocab-size {spec.vocab_size} is below the character alphabet: the corpus has "
                             f"{len(alphabet)} distinct characters, + 256 byte-fallback tokens + "
                             f"{len(spec.special_tokens)} specials = {floor}")
+    return alphabet
 
 
 def train_domain(spec, corpus, artifacts: Path, options: dict[str, Any]):
@@ -512,14 +513,7 @@ def train_char(spec, corpus, artifacts: Path, options: dict[str, Any]):
 
     if spec.backend != "hf":
         raise TokbenchError("--variant char trains with --backend hf")
-    alphabet = Counter()
-    for line in corpus.lines():
-        alphabet.update(line)
-    floor = len(spec.special_tokens) + 256 + len(alphabet)
-    if spec.vocab_size < floor:
-        raise TokbenchError(f"--vocab-size {spec.vocab_size} is below the character alphabet: the corpus has "
-                            f"{len(alphabet)} distinct characters, + 256 byte-fallback tokens + "
-                            f"{len(spec.special_tokens)} specials = {floor}")
+    alphabet = check_char_alphabet(spec, corpus)
     max_len = spec.max_token_length or default_char_max_length(spec.vocab_size)
     tok = Tokenizer(models.BPE(byte_fallback=True))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(WHITESPACE_SPLIT_PATTERN), behavior="isolated")

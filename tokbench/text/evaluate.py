@@ -39,16 +39,6 @@ from tokbench.text.fast_encode import fast_tokenizer
 from tokbench.text.tokenizer import HFTokenizer, TextTokenizer, load_tokenizer, split_label
 
 
-def _add_counts(counts: np.ndarray, ids: Sequence[int]) -> np.ndarray:
-    """Add one line's token ids to the running histogram (grown if an id lies past the vocabulary)."""
-    if ids:
-        arr = np.asarray(ids, dtype=np.int64)
-        if arr.max() >= counts.size:
-            counts = np.pad(counts, (0, int(arr.max()) + 1 - counts.size))
-        np.add.at(counts, arr, 1)
-    return counts
-
-
 def evaluation_lines(lines: Iterable[str]) -> Iterator[str]:
     """The lines every text evaluation scores: the non-blank ones (blank lines separate documents; a blank line
     has nothing to tokenize). `train-bpe`'s held-out report and `eval-text` both go through here, so one dataset
@@ -72,7 +62,7 @@ def basic_metrics(tokenizer: TextTokenizer, lines: Iterable[str], batch_size: in
             n_chars += len(line)
             n_words += len(line.split())
             n_tokens += len(ids)
-            counts = _add_counts(counts, ids)
+            counts = codebook.add_counts(counts, ids)
             exact += tokenizer.decode(ids) == line
     if n_tokens == 0:
         return {"lines": n_lines, "bytes": n_bytes, "tokens": 0}
@@ -306,7 +296,7 @@ def corpus_stats(tokenizer: TextTokenizer, lines: list[str], alpha: float = 2.5,
             numbers.update(_NUMBER.findall(line))
             n_tokens += len(ids)
             per_line.append(len(ids))
-            counts = _add_counts(counts, ids)
+            counts = codebook.add_counts(counts, ids)
             exact += text == line
             canonical += list(again) == list(ids)
     out: dict[str, float] = {"lines": len(per_line), "tokens": n_tokens}
