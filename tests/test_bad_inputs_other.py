@@ -256,6 +256,11 @@ CASES: list[Case] = [
     ("vq-entropy-group-99", _fit_vq("--family", "binary", "--entropy-group", "99"), ERR, "group"),
     ("vq-num-tokens-0", _fit_vq("--family", "latent1d", "--num-tokens", "0"), ERR, "num_tokens"),
     ("vq-patch-not-dividing", _fit_vq("--family", "latent1d", "--patch-size", "3"), ERR, "patch"),
+    ("vq-latent-mixing-unknown", _fit_vq("--family", "latent1d", "--latent-mixing", "spiral"), ERR, "latent_mixing"),
+    ("vq-pixel-head-unknown", _fit_vq("--family", "latent1d", "--pixel-head", "mlp"), ERR, "pixel_head"),
+    ("vq-pixel-head-conv-patch-7", _fit_vq("--family", "latent1d", "--pixel-head", "conv", "--patch-size", "7"), ERR,
+     "power of two"),
+    ("vq-keep-lengths-unknown", _fit_vq("--family", "flexible", "--keep-lengths", "fib"), ERR, "keep_lengths"),
     ("vq-checkpoint-every-0", _fit_vq("--checkpoint-every", "0"), ERR, "checkpoint_every"),
     ("vq-threads-0", _fit_vq("--threads", "0"), ERR, "threads"),
     ("vq-device-tpu", _fit_vq("--device", "tpu"), ERR, "device"),
@@ -348,11 +353,14 @@ CASES: list[Case] = [
      ERR, "started"),
     ("evq-symlinked-artifacts", _cmd("eval-vq", lambda c: c.symlinked_artifacts("vq"), "-d", "builtin:digits"),
      ERR, "symlink"),
-    ("evq-inception-missing-is-unavailable", _cmd(  # documented: rFID is then reported unavailable, with why
+    ("evq-inception-missing", _cmd(  # a typo'd path is refused; a file with another sha256 is "unavailable"
         "eval-vq", lambda c: c.copy("vq"), "--inception-weights", lambda c: c.tmp / "none.pth", "-d",
+        "builtin:digits", "--limit", "16", "--budget", "16", "--json"), ERR, "no such file"),
+    ("evq-inception-wrong-sha-is-unavailable", _cmd(
+        "eval-vq", lambda c: c.copy("vq"), "--inception-weights", lambda c: c.file("w.pth", GARBAGE), "-d",
         "builtin:digits", "--limit", "16", "--budget", "16", "--json"), OK,
-     lambda c, out, err: any(u["metric"] == "rfid" for s in json.loads(out)["evaluations"].values()
-                             for u in s["unavailable"])),
+     lambda c, out, err: any(u["metric"] == "rfid" and "does not match" in u["reason"]
+                             for s in json.loads(out)["evaluations"].values() for u in s["unavailable"])),
 
     # fit-audio ------------------------------------------------------------------------------------------------
     ("fa-steps-0", _fit_audio("--steps", "0"), ERR, "steps"),

@@ -212,6 +212,10 @@ def test_save_load_roundtrip_and_refusals(tmp_path):
     ("grid2d", {"quantizer": "fsq", "code_dim": 3}, "fsq_levels"),
     ("grid2d", {"colour": 3}, "unknown model option"),
     ("pixels", {}, "unknown family"),
+    ("latent1d", {"latent_mixing": "spiral"}, "latent_mixing must be"),
+    ("flexible", {"pixel_head": "mlp"}, "pixel_head must be"),
+    ("latent1d", {"pixel_head": "conv", "patch_size": 7}, "power of two"),
+    ("latent1d", {"pixel_head": "conv", "patch_size": 4, "proxy_config": {}}, "without a proxy"),
 ])
 def test_bad_configs_are_user_errors(family, config, match):
     with pytest.raises(TokbenchError, match=match):
@@ -231,7 +235,8 @@ def test_flexible_keep_lengths_are_flextok_powers_of_two(k, lengths):
     assert keep_lengths(k) == lengths
 
 
-@pytest.mark.parametrize("mode,allowed", [("pow2", {1, 2, 4, 6}), ("uniform", {1, 2, 3, 4, 5, 6})])
+@pytest.mark.parametrize("mode,allowed", [("pow2", {1, 2, 4, 6}), ("uniform", {1, 2, 3, 4, 5, 6}),
+                                          ("uniform_pow2", {1, 2, 4, 6})])
 def test_flexible_nested_dropout_draws_from_its_lengths(mode, allowed):
     torch.manual_seed(0)
     model = build_model("flexible", {**TINY_1D, "code_dim": 4, "fsq_levels": [8, 5, 5, 5],
@@ -300,3 +305,85 @@ def test_fsq_levels_that_cannot_make_a_codebook_are_refused(levels, total):
     """Levels of 1 code nothing; a product past 2^24 codes would allocate terabytes (an 'internal error')."""
     with pytest.raises(TokbenchError, match=rf"each level >= 2 and at most 2\^24 codes in all \(got {total}\)"):
         make_config("grid2d", {"quantizer": "fsq", "fsq_levels": levels})
+
+
+# our latent_mixing / pixel_head options on the 1D layouts ----------------------------------------------------
+MIXED = [("latent1d", {**TINY_1D, "codebook_size": 32, "code_dim": 4, "latent_mixing": "raster", "pixel_head": "conv"}),
+         ("flexible", {**TINY_1D, "codebook_size": 32, "code_dim": 4, "quantizer": "vq", "latent_mixing": "pyramid",
+                       "pixel_head": "conv"}),
+         ("binary", {**TINY_1D, "layout": "1d", "quantizer": "bsq", "bits": 12, "latent_mixing": "pyramid"})]
+
+
+@pytest.mark.parametrize("family,config", MIXED, ids=[f for f, _ in MIXED])
+def test_mixing_and_conv_head_train_and_round_trip(family, config, tmp_path):
+    test_forward_backward_encode_decode(family, config)
+    torch.manual_seed(0)
+    model = build_model(family, config)
+    names = {n for n, _ in model.named_parameters()}
+    assert {"enc_mix", "dec_mix"} <= names
+    assert ("pixel_head.net.0.weight" in names) == (config.get("pixel_head") == "conv")
+    assert ("patch_out.weight" in names) == (config.get("pixel_head") != "conv")
+    model.eval()
+    x = _images(model)
+    save_model(tmp_path, model)
+    again = load_model(tmp_path)
+    assert torch.equal(again.encode(x), model.encode(x))
+    assert torch.equal(again.decode(model.encode(x)), model.decode(model.encode(x)))
+
+
+def test_mixing_path_carries_gradient_and_changes_the_output():
+    """The linear path is in the graph: zeroing it changes encode's latents, and both matrices get gradients."""
+    torch.manual_seed(0)
+    model = build_model("latent1d", {**TINY_1D, "codebook_size": 32, "code_dim": 4, "latent_mixing": "raster"})
+    x = _images(model) * 2 - 1
+    recon, losses, _ = model(x * 0.5 + 0.5)
+    ((recon - x).abs().mean() + sum(losses.values())).backward()
+    assert float(model.enc_mix.grad.abs().sum()) > 0 and float(model.dec_mix.grad.abs().sum()) > 0
+    with torch.no_grad():
+        before = model._encode_latents(x)
+        model.enc_mix.zero_()
+        assert not torch.allclose(before, model._encode_latents(x))
+
+
+def test_flexible_prefix_with_pyramid_mixing_ignores_later_tokens():
+    """The decoder's mixing path reads the masked latents, so tokens after the kept prefix still change nothing."""
+    torch.manual_seed(0)
+    model = build_model("flexible", {**TINY_1D, "code_dim": 4, "latent_mixing": "pyramid", "pixel_head": "conv"}).eval()
+    x = _images(model, n=2)
+    tokens = model.encode(x)
+    for k in (1, 3, 6):
+        scrambled = tokens.clone()
+        scrambled[:, k:] = (scrambled[:, k:] + 7) % model.codebook_size
+        assert torch.allclose(model.decode(tokens, keep=k), model.decode(scrambled, keep=k), atol=1e-6)
+    with torch.no_grad():  # causal encoder: latent i does not see latents after it, mixing included
+        before = model._encode_latents(x * 2 - 1)
+        model.latents[:, 3:] += 1.0
+        assert torch.allclose(before[:, :3], model._encode_latents(x * 2 - 1)[:, :3], atol=1e-6)
+
+
+def test_region_matrix_raster_and_pyramid():
+    from tokbench.visual.families.latent1d import region_matrix
+
+    raster = region_matrix("raster", 7, 32)
+    assert raster.shape == (32, 49) and torch.equal(raster.sum(0), torch.ones(49))  # each patch in one latent
+    assert set(raster.sum(1).tolist()) == {1.0, 2.0}
+    first = [int(row.nonzero()[0]) for row in raster]
+    assert first == sorted(first)  # runs in raster order
+    pyramid = region_matrix("pyramid", 8, 32)
+    sizes = pyramid.sum(1).tolist()
+    assert sizes[:5] == [64, 16, 16, 16, 16] and sizes[5:21] == [4] * 16 and sizes[21:] == [1] * 11
+    assert torch.equal(pyramid[1:5].sum(0), torch.ones(64)) and torch.equal(pyramid[5:21].sum(0), torch.ones(64))
+    assert len({tuple(r.nonzero().flatten().tolist()) for r in pyramid[21:]}) == 11  # 11 distinct single patches
+    assert pyramid.shape == (32, 64) and region_matrix("pyramid", 7, 3).sum(1).tolist() == [49, 16, 9]
+    with pytest.raises(ValueError):
+        region_matrix("spiral", 7, 4)
+
+
+def test_uniform_pow2_rounds_uniform_draws_up_to_powers_of_two():
+    """FlexTok's uniform_pow2: k ~ U{1..K} rounded up to 2^n, capped at K: for K = 6, P(1) = P(2) = 1/6,
+    P(4) = 2/6 (k = 3, 4), P(6) = 2/6 (k = 5, 6)."""
+    torch.manual_seed(0)
+    model = build_model("flexible", {**TINY_1D, "code_dim": 4, "keep_lengths": "uniform_pow2"}).train()
+    keep = model._train_keep(torch.zeros(60000, 6, 4))
+    share = {k: float((keep == k).float().mean()) for k in (1, 2, 4, 6)}
+    assert share == pytest.approx({1: 1 / 6, 2: 1 / 6, 4: 2 / 6, 6: 2 / 6}, abs=0.01)

@@ -45,6 +45,9 @@ def fit_vq_command(
     channels: Annotated[Optional[int], typer.Option("--channels", help="1 (grey, default) or 3 (RGB).")] = None,
     ema: Annotated[Optional[bool], typer.Option("--ema/--learnable-codebook", help="VQ codebook updated by EMA (default) or by gradients.")] = None,
     causal: Annotated[Optional[bool], typer.Option("--causal/--no-causal", help="Flexible family: causal mask over latent tokens (default on).")] = None,
+    keep_lengths: Annotated[Optional[str], typer.Option("--keep-lengths", help="Flexible family: nested-dropout prefix lengths, FlexTok's modes: uniform (1..K, default), pow2 (1, 2, 4 .. K) or uniform_pow2 (1..K rounded up to a power of two).")] = None,
+    latent_mixing: Annotated[Optional[str], typer.Option("--latent-mixing", help="1D layouts, ours (not in TiTok/FlexTok): none (default), raster or pyramid: a linear patches<->latents path initialised as region pooling, so the ViT learns in CPU step counts.")] = None,
+    pixel_head: Annotated[Optional[str], typer.Option("--pixel-head", help="1D layouts without --proxy: linear (default, per patch) or conv (a VQGAN-style conv decoder after the ViT decoder).")] = None,
     checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Write a safetensors checkpoint every N steps (default 250).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for init, data order and every random draw (default 0).")] = None,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or auto.", show_default=True)] = "auto",
@@ -69,6 +72,7 @@ def fit_vq_command(
         "fsq_levels": _levels(fsq_levels), "bits": bits, "entropy_group": entropy_group, "num_tokens": num_tokens,
         "layout": layout, "width": width, "depth": depth, "heads": heads, "patch_size": patch_size,
         "image_size": image_size, "channels": channels, "ema": ema, "causal": causal,
+        "keep_lengths": keep_lengths, "latent_mixing": latent_mixing, "pixel_head": pixel_head,
     }
     model_options = {k: v for k, v in model_options.items() if v is not None}
     result = fit_vq(family, data, steps=steps, config=config, runs_dir=runs_dir, name=name, resume=resume,

@@ -181,6 +181,10 @@ def evaluate_vq(run_dir: str | Path, data: str | None = None, split: str = "test
         model.eval()
     if batch_size < 1:
         raise TokbenchError("batch size must be positive")
+    if inception_weights is not None and not Path(inception_weights).expanduser().is_file():
+        # a path the user typed that is not there is a mistake; a file that is not the standard weights is
+        # reported as rFID unavailable, with its sha256
+        raise TokbenchError(f"--inception-weights {inception_weights}: no such file")
     shape = _image_shape(model, run_dir)
     c, h, w = shape
     dataset = load_images(data, split, size=h, channels=c, limit=limit, strict=strict)

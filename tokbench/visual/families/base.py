@@ -51,8 +51,10 @@ class VQConfig:
     codebook_init: str = "random"  # vq: "kmeans" sets the codebook by k-means on the first batch's latents
     layout: str = "2d"            # binary: 2d grid (conv) or 1d latent tokens (ViT)
     nested_dropout: bool = True   # flexible: train with nested dropout over the token order
-    keep_lengths: str = "uniform"  # flexible: nested-dropout prefix lengths drawn from 1..K, or 1,2,4..K ("pow2")
+    keep_lengths: str = "uniform"  # flexible: prefix lengths from 1..K, 1,2,4..K ("pow2"), or 1..K rounded up to 2^n ("uniform_pow2")
     causal: bool = True           # flexible: causal attention mask over the latent tokens in the encoder
+    latent_mixing: str = "none"   # 1D: "none" (TiTok/FlexTok); ours: a linear patches<->latents path, "raster"/"pyramid"
+    pixel_head: str = "linear"    # 1D without a proxy: per-patch linear map to pixels, or a VQGAN-style "conv" decoder
     proxy_config: dict[str, Any] | None = None  # latent1d/flexible: the grid2d proxy's config (set by --proxy RUN)
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,8 +124,18 @@ def _validate(family: str, cfg: VQConfig) -> None:
                             f"(got {math.prod(cfg.fsq_levels):,})")
     if cfg.quantizer == "fsq" and len(cfg.fsq_levels) != cfg.code_dim:
         raise TokbenchError(f"fsq_levels {cfg.fsq_levels} must have code_dim={cfg.code_dim} entries")
-    if cfg.keep_lengths not in ("pow2", "uniform"):
-        raise TokbenchError(f"keep_lengths must be pow2 or uniform, not {cfg.keep_lengths!r}")
+    if cfg.keep_lengths not in ("pow2", "uniform", "uniform_pow2"):
+        raise TokbenchError(f"keep_lengths must be uniform, pow2 or uniform_pow2, not {cfg.keep_lengths!r}")
+    if cfg.latent_mixing not in ("none", "raster", "pyramid"):
+        raise TokbenchError(f"latent_mixing must be none, raster or pyramid, not {cfg.latent_mixing!r}")
+    if cfg.pixel_head not in ("linear", "conv"):
+        raise TokbenchError(f"pixel_head must be linear or conv, not {cfg.pixel_head!r}")
+    if cfg.pixel_head == "conv" and cfg.patch_size & (cfg.patch_size - 1):
+        raise TokbenchError(f"pixel_head conv upsamples by 2 per stage: patch_size must be a power of two, "
+                            f"not {cfg.patch_size}")
+    if cfg.pixel_head == "conv" and cfg.proxy_config is not None:
+        raise TokbenchError("pixel_head conv is for training without a proxy (with --proxy the proxy's conv "
+                            "decoder makes the pixels)")
     if cfg.codebook_init not in ("random", "kmeans"):
         raise TokbenchError(f"codebook_init must be random or kmeans, not {cfg.codebook_init!r}")
     if cfg.codebook_size < 2:

@@ -2,18 +2,27 @@
 Sequences of Flexible Length"): any prefix of 1..K tokens decodes to a whole image.
 
 Trained with nested dropout (Rippel et al. 2014): for each sample a length k is drawn, the decoder sees the
-first k quantized tokens and a learned mask token in place of the rest. By default k is uniform over 1..K
-(`keep_lengths="uniform"`); `keep_lengths="pow2"` draws it uniformly from the powers of two 1, 2, 4, ..., K
-(and K itself when it is not one), as FlexTok's code (`MaskedNestedDropout`) does, so every doubling of the
-budget gets the same share of training. At our scale pow2 measured worse (300 CPU steps on Fashion-MNIST:
-12.7 dB and 1.8% of the FSQ codes at 32 tokens, against 13.6 dB and 20% for uniform), so it is not the
-default. The K latent tokens are FlexTok's registers: learned queries appended after the patches in the
+first k quantized tokens and a learned mask token in place of the rest. `keep_lengths` takes the three modes of
+FlexTok's code (`MaskedNestedDropout.size_sampling_mode`): "uniform" over 1..K (the default there and here);
+"pow2", uniform over the powers of two 1, 2, 4, ..., K (and K itself when it is not one), so every doubling of
+the budget gets the same share of training; "uniform_pow2", uniform over 1..K rounded up to the next power of
+two (at most K), so the longer budgets train most often (K itself in about half the draws when K is a power of
+two). With the published architecture pow2 measured worse (300 CPU steps on Fashion-MNIST: 12.7 dB and 1.8% of
+the FSQ codes at 32 tokens, against 13.6 dB and 20% for uniform); with our options below, uniform_pow2 brings the
+full budget closest to latent1d (benchmarks/RESULTS.md). The K latent tokens are FlexTok's registers: learned queries appended after the patches in the
 encoder, read causally. A causal attention
 mask over the latent tokens in the encoder (`causal=True`, FlexTok's choice) keeps token i from depending on
 later tokens. Departure from FlexTok: the decoder is the deterministic TiTok ViT decoder, not a rectified-flow
 model, so short prefixes decode to blurry means rather than samples. With a proxy (`fit-vq --proxy RUN`) it trains
 in latent1d's two TiTok stages, nested dropout included; the proxy's conv decoder then plays the part of
 FlexTok's VAE decoder (FlexTok's tokens describe a VAE's latent grid, not pixels).
+
+latent1d's two options of ours apply here too. `latent_mixing = "pyramid"` starts the first latent as a summary
+of the whole image, the next four of its quadrants, and so on, in the prefix order; "raster" (every latent a run
+of patches) measured better at the full budget (benchmarks/RESULTS.md), so the README's recipe uses it. FlexTok
+quantizes with FSQ
+(the default here); in short CPU runs FSQ leaves most of its codes unused (benchmarks/RESULTS.md), while
+`quantizer = "vq"` with dead-code replacement keeps the codebook in use.
 """
 
 from __future__ import annotations
@@ -56,8 +65,13 @@ class Flexible(Latent1DTokenizer):
     def _train_keep(self, zq: torch.Tensor) -> torch.Tensor | None:
         if not (self.training and self.config.nested_dropout):
             return None
-        if self.config.keep_lengths == "uniform":
-            return torch.randint(1, self.tokens_per_image + 1, (zq.shape[0],), device=zq.device)
+        k_all = self.tokens_per_image
+        if self.config.keep_lengths in ("uniform", "uniform_pow2"):
+            keep = torch.randint(1, k_all + 1, (zq.shape[0],), device=zq.device)
+            if self.config.keep_lengths == "uniform_pow2":  # up to the next power of two (at most K)
+                up = torch.pow(2, torch.ceil(torch.log2(keep.double()))).long()
+                keep = torch.minimum(up, torch.full_like(keep, k_all))
+            return keep
         lengths = torch.tensor(keep_lengths(self.tokens_per_image), device=zq.device)
         return lengths[torch.randint(0, len(lengths), (zq.shape[0],), device=zq.device)]
 

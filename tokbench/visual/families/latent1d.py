@@ -15,17 +15,61 @@ encoder, quantizer and ViT decoder on the cross-entropy against the proxy's own 
 frozen); stage 2 freezes encoder and quantizer and trains the ViT decoder and the proxy's conv decoder on pixels,
 so the full decoder is ViT + conv, as in TiTok. The proxy's weights are saved with the model, so tokens decode
 without the proxy's run folder.
+
+Our two options (not in TiTok; defaults off, so `latent1d` is TiTok as published). At CPU step counts the
+ViT learns slowly because it must first learn to route patches into latents and back: fashion-mnist, 300 steps,
+14.0 dB with VQ and 13.8 with the quantizer replaced by the identity, against 20.6 for the same ViT with one
+token per patch and no latents; a randomly initialised linear routing path gives 15.7, one initialised as
+region pooling 19.0 (benchmarks/RESULTS.md).
+- `latent_mixing` adds a learnable linear path patches -> latents in the encoder (added to the latent tokens
+  before the ViT) and latents -> patch grid in the decoder (added to the mask tokens), initialised as pooling
+  over regions so that each latent starts as a summary of a region: "raster" gives latent j a run of about
+  P/K patches in raster order, "pyramid" coarse-to-fine regions (the whole image, then 2x2, 4x4, ... cells,
+  the last level spread evenly) for FlexTok's prefix order. Attention still mixes every token; the path is
+  trained like every other weight.
+- `pixel_head = "conv"` turns the ViT decoder's patch grid into pixels with a VQGAN-style conv decoder (as
+  TiTok's MaskGIT pixel decoder does after its ViT decoder), trained from scratch, instead of a per-patch linear map.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tokbench.visual.families.base import VisualTokenizer, VQConfig, make_config, transformer
+from tokbench.visual.families.base import ConvDecoder, VisualTokenizer, VQConfig, make_config, transformer
+
+
+def region_matrix(kind: str, grid: int, k: int) -> torch.Tensor:
+    """(k, grid*grid) 0/1 matrix: row j marks the patches (raster order) of latent j's starting region."""
+    p = grid * grid
+    if kind == "raster":
+        rows = torch.zeros(k, p)
+        for i in range(p):
+            rows[min(k - 1, i * k // p), i] = 1.0
+        return rows
+    if kind != "pyramid":
+        raise ValueError(f"unknown latent_mixing {kind!r}")
+    regions: list[torch.Tensor] = []
+    cells = 1
+    while len(regions) < k:
+        edges = [round(i * grid / cells) for i in range(cells + 1)]
+        level = []
+        for a in range(cells):
+            for b in range(cells):
+                region = torch.zeros(grid, grid)
+                region[edges[a]:edges[a + 1], edges[b]:edges[b + 1]] = 1.0
+                if region.any():
+                    level.append(region.flatten())
+        need = k - len(regions)
+        if len(level) > need:  # the last level in part: cells spread evenly over the grid
+            level = [level[round(i * (len(level) - 1) / max(1, need - 1))] for i in range(need)]
+        regions += level
+        cells = min(cells * 2, grid)
+    return torch.stack(regions[:k])
 
 
 class Latent1DTokenizer(VisualTokenizer):
@@ -47,9 +91,15 @@ class Latent1DTokenizer(VisualTokenizer):
         self.mask_patch = nn.Parameter(torch.randn(1, 1, w) * 0.02)
         self.decoder = transformer(w, c.depth, c.heads)
         self.register_buffer("enc_mask", None, persistent=False)
+        if c.latent_mixing != "none":
+            regions = region_matrix(c.latent_mixing, c.image_size // c.patch_size, k)
+            self.enc_mix = nn.Parameter(regions / regions.sum(1, keepdim=True).clamp(min=1))  # region means
+            self.dec_mix = nn.Parameter(regions.t().contiguous())  # each patch: the latents covering it
         self.proxy = None
         self.stage = 1  # with a proxy: 1 = proxy-code cross-entropy, 2 = decoder fine-tuning on pixels
-        if c.proxy_config is None:
+        if c.proxy_config is None and c.pixel_head == "conv":
+            self.pixel_head = ConvDecoder(c.channels, max(8, w // 4), int(math.log2(c.patch_size)), w)
+        elif c.proxy_config is None:
             self.patch_out = nn.Linear(w, c.channels * c.patch_size ** 2)
         else:
             from tokbench.visual.families.grid2d import Grid2D
@@ -64,7 +114,10 @@ class Latent1DTokenizer(VisualTokenizer):
     def _encode_latents(self, x):
         b = x.shape[0]
         patches = self.patch_in(x).flatten(2).transpose(1, 2) + self.patch_pos
-        seq = torch.cat([patches, self.latents.expand(b, -1, -1)], dim=1)
+        latents = self.latents.expand(b, -1, -1)
+        if self.config.latent_mixing != "none":
+            latents = latents + torch.einsum("kp,bpw->bkw", self.enc_mix.to(patches.dtype), patches)
+        seq = torch.cat([patches, latents], dim=1)
         out = self.encoder(seq, mask=self.enc_mask)
         return self.to_code(out[:, self.num_patches:])
 
@@ -74,15 +127,20 @@ class Latent1DTokenizer(VisualTokenizer):
         lat = self.from_code(zq)
         lat = self._apply_keep(lat, keep)
         lat = lat + self.latent_pos
-        seq = torch.cat([self.mask_patch.expand(b, self.num_patches, -1) + self.patch_pos, lat], dim=1)
+        grid = self.mask_patch.expand(b, self.num_patches, -1) + self.patch_pos
+        if self.config.latent_mixing != "none":
+            grid = grid + torch.einsum("pk,bkw->bpw", self.dec_mix.to(lat.dtype), lat)
+        seq = torch.cat([grid, lat], dim=1)
         return self.decoder(seq)[:, :self.num_patches]
 
     def _decode_latents(self, zq, keep):
         if self.proxy is not None:
             return self._proxy_pixels(self.proxy_logits(self._decode_patches(zq, keep)))
         b = zq.shape[0]
-        out = self.patch_out(self._decode_patches(zq, keep))  # (B, P, C*p*p)
         c, p, g = self.config.channels, self.config.patch_size, self.config.image_size // self.config.patch_size
+        if self.config.pixel_head == "conv":
+            return self.pixel_head(self._decode_patches(zq, keep).transpose(1, 2).reshape(b, -1, g, g))
+        out = self.patch_out(self._decode_patches(zq, keep))  # (B, P, C*p*p)
         out = out.reshape(b, g, g, c, p, p).permute(0, 3, 1, 4, 2, 5)
         return out.reshape(b, c, g * p, g * p)
 
