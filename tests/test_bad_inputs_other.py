@@ -261,6 +261,8 @@ CASES: list[Case] = [
     ("vq-pixel-head-conv-patch-7", _fit_vq("--family", "latent1d", "--pixel-head", "conv", "--patch-size", "7"), ERR,
      "power of two"),
     ("vq-keep-lengths-unknown", _fit_vq("--family", "flexible", "--keep-lengths", "fib"), ERR, "keep_lengths"),
+    ("vq-mixing-on-grid2d", _fit_vq("--family", "grid2d", "--latent-mixing", "raster"), ERR, "1D layouts"),
+    ("vq-keep-lengths-on-latent1d", _fit_vq("--family", "latent1d", "--keep-lengths", "pow2"), ERR, "flexible"),
     ("vq-checkpoint-every-0", _fit_vq("--checkpoint-every", "0"), ERR, "checkpoint_every"),
     ("vq-threads-0", _fit_vq("--threads", "0"), ERR, "threads"),
     ("vq-device-tpu", _fit_vq("--device", "tpu"), ERR, "device"),
@@ -356,6 +358,8 @@ CASES: list[Case] = [
     ("evq-inception-missing", _cmd(  # a typo'd path is refused; a file with another sha256 is "unavailable"
         "eval-vq", lambda c: c.copy("vq"), "--inception-weights", lambda c: c.tmp / "none.pth", "-d",
         "builtin:digits", "--limit", "16", "--budget", "16", "--json"), ERR, "no such file"),
+    ("evq-inception-a-folder", _cmd("eval-vq", lambda c: c.vq, "--inception-weights", lambda c: c.folder("w")),
+     ERR, "not a regular file"),
     ("evq-inception-wrong-sha-is-unavailable", _cmd(
         "eval-vq", lambda c: c.copy("vq"), "--inception-weights", lambda c: c.file("w.pth", GARBAGE), "-d",
         "builtin:digits", "--limit", "16", "--budget", "16", "--json"), OK,

@@ -119,3 +119,18 @@ def test_run_summaries(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value,expected", [(3, "3"), (2.0, "2"), (float("nan"), "—")])
 def test_fmt(value, expected) -> None:
     assert data.fmt(value) == expected
+
+
+def test_visual_variant_names_our_1d_options(tmp_path: Path) -> None:
+    """The runs table tells a recipe run (our latent_mixing / pixel_head) from the published architecture."""
+    from tbdash import describe
+
+    def visual(model: dict) -> RunRecord:
+        return RunRecord(path=tmp_path / "v", info={"kind": "visual-vq", "config": {
+            "family": "latent1d", "model": {"quantizer": "vq", "codebook_size": 1024, **model}}})
+
+    assert describe.summary(visual({}))["variant"] == "latent1d"
+    assert describe.summary(visual({"latent_mixing": "none", "pixel_head": "linear"}))["variant"] == "latent1d"
+    assert describe.summary(visual({"latent_mixing": "raster", "pixel_head": "conv"}))["variant"] == \
+        "latent1d (raster mixing, conv head)"
+    assert describe.summary(visual({"pixel_head": "conv"}))["variant"] == "latent1d (conv head)"

@@ -216,6 +216,9 @@ def test_save_load_roundtrip_and_refusals(tmp_path):
     ("flexible", {"pixel_head": "mlp"}, "pixel_head must be"),
     ("latent1d", {"pixel_head": "conv", "patch_size": 7}, "power of two"),
     ("latent1d", {"pixel_head": "conv", "patch_size": 4, "proxy_config": {}}, "without a proxy"),
+    ("grid2d", {"latent_mixing": "raster"}, "1D layouts"),
+    ("binary", {"pixel_head": "conv"}, "1D layouts"),
+    ("latent1d", {"keep_lengths": "pow2"}, "flexible family"),
 ])
 def test_bad_configs_are_user_errors(family, config, match):
     with pytest.raises(TokbenchError, match=match):

@@ -55,7 +55,10 @@ def summary(record: RunRecord) -> dict[str, str]:
         size = _int(model.get("codebook_size"))
         vocab = f"2^{model.get('bits')}" if quant in ("lfq", "binary") or cfg.get("family") == "binary" \
             else (f"{size:,}" if size else "")
-        return {"variant": str(cfg.get("family") or ""), "backend": quant, "vocabulary": vocab}
+        extras = [f"{model['latent_mixing']} mixing"] if model.get("latent_mixing") not in (None, "none") else []
+        extras += ["conv head"] if model.get("pixel_head") == "conv" else []  # our 1D options, not the paper's
+        variant = str(cfg.get("family") or "") + (f" ({', '.join(extras)})" if extras else "")
+        return {"variant": variant, "backend": quant, "vocabulary": vocab}
     if record.kind == "audio-codec":
         codec = cfg.get("codec") if isinstance(cfg.get("codec"), dict) else {}
         n_q, size = _int(codec.get("n_q")), _int(codec.get("codebook_size"))

@@ -164,6 +164,12 @@ def evaluate_vq(run_dir: str | Path, data: str | None = None, split: str = "test
     `strict` makes an unreadable file in an image folder an error instead of a skipped, counted file."""
     import torch
 
+    if inception_weights is not None and not Path(inception_weights).expanduser().is_file():
+        # a path the user typed that is not a file is a mistake; a file that is not the standard weights is
+        # reported as rFID unavailable, with its sha256
+        given = Path(inception_weights).expanduser()
+        raise TokbenchError(f"--inception-weights {inception_weights}: "
+                            f"{'not a regular file' if given.exists() else 'no such file'}")
     run_dir = Path(run_dir)
     source = trained_on(run_dir)
     data = data or source or "builtin:fashion-mnist"
@@ -181,10 +187,6 @@ def evaluate_vq(run_dir: str | Path, data: str | None = None, split: str = "test
         model.eval()
     if batch_size < 1:
         raise TokbenchError("batch size must be positive")
-    if inception_weights is not None and not Path(inception_weights).expanduser().is_file():
-        # a path the user typed that is not there is a mistake; a file that is not the standard weights is
-        # reported as rFID unavailable, with its sha256
-        raise TokbenchError(f"--inception-weights {inception_weights}: no such file")
     shape = _image_shape(model, run_dir)
     c, h, w = shape
     dataset = load_images(data, split, size=h, channels=c, limit=limit, strict=strict)

@@ -262,7 +262,12 @@ def load_checkpoint(path: Path, model, optimizer) -> int:
         raise TokbenchError(f"{path}: not a tokbench visual checkpoint")
     if meta.get("family") != model.family:
         raise TokbenchError(f"{path}: checkpoint is a {meta.get('family')} model, not {model.family}")
-    if json.loads(meta.get("config", "{}")) != model.config.to_dict():
+    from tokbench.visual.families.base import make_config
+
+    saved = json.loads(meta.get("config", "{}"))
+    # knobs added since the checkpoint was written take their defaults (which add no weights), so an older run
+    # still resumes; load_state below refuses weights that do not fit
+    if not isinstance(saved, dict) or make_config(model.family, saved).to_dict() != model.config.to_dict():
         raise TokbenchError(f"{path}: checkpoint was trained with another model config")
     load_state(model, model_tensors(tensors), str(path))
     return restore_training_state(tensors, meta, optimizer)

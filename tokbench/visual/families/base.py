@@ -130,9 +130,6 @@ def _validate(family: str, cfg: VQConfig) -> None:
         raise TokbenchError(f"latent_mixing must be none, raster or pyramid, not {cfg.latent_mixing!r}")
     if cfg.pixel_head not in ("linear", "conv"):
         raise TokbenchError(f"pixel_head must be linear or conv, not {cfg.pixel_head!r}")
-    if cfg.pixel_head == "conv" and cfg.patch_size & (cfg.patch_size - 1):
-        raise TokbenchError(f"pixel_head conv upsamples by 2 per stage: patch_size must be a power of two, "
-                            f"not {cfg.patch_size}")
     if cfg.pixel_head == "conv" and cfg.proxy_config is not None:
         raise TokbenchError("pixel_head conv is for training without a proxy (with --proxy the proxy's conv "
                             "decoder makes the pixels)")
@@ -145,6 +142,15 @@ def _validate(family: str, cfg: VQConfig) -> None:
     layout = "1d" if family in ("latent1d", "flexible") else ("2d" if family == "grid2d" else cfg.layout)
     if layout not in ("1d", "2d"):
         raise TokbenchError("layout must be 1d or 2d")
+    # knobs a family would not read are refused, so that run.json never records an option that had no effect
+    if layout == "2d" and (cfg.latent_mixing != "none" or cfg.pixel_head != "linear"):
+        raise TokbenchError("latent_mixing and pixel_head are for the 1D layouts (latent1d, flexible, binary with "
+                            "layout 1d)")
+    if family != "flexible" and cfg.keep_lengths != "uniform":
+        raise TokbenchError("keep_lengths is for the flexible family")
+    if cfg.pixel_head == "conv" and cfg.patch_size & (cfg.patch_size - 1):
+        raise TokbenchError(f"pixel_head conv upsamples by 2 per stage: patch_size must be a power of two, "
+                            f"not {cfg.patch_size}")
     if layout == "2d" and cfg.image_size % (2 ** cfg.depth):
         raise TokbenchError(f"image_size {cfg.image_size} is not divisible by 2**depth = {2 ** cfg.depth}")
     if layout == "1d":

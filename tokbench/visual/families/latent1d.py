@@ -18,9 +18,9 @@ without the proxy's run folder.
 
 Our two options (not in TiTok; defaults off, so `latent1d` is TiTok as published). At CPU step counts the
 ViT learns slowly because it must first learn to route patches into latents and back: fashion-mnist, 300 steps,
-14.0 dB with VQ and 13.8 with the quantizer replaced by the identity, against 20.6 for the same ViT with one
-token per patch and no latents; a randomly initialised linear routing path gives 15.7, one initialised as
-region pooling 19.0 (benchmarks/RESULTS.md).
+13.7 dB with VQ and 13.8 with the quantizer replaced by the identity, against 20.6 for the same ViT with one
+token per patch and no latents; a randomly initialised linear routing path gives 15.4, one initialised as
+region pooling 19.0 (`benchmarks/visual_routing.py`, figures in benchmarks/RESULTS.md).
 - `latent_mixing` adds a learnable linear path patches -> latents in the encoder (added to the latent tokens
   before the ViT) and latents -> patch grid in the decoder (added to the mask tokens), initialised as pooling
   over regions so that each latent starts as a summary of a region: "raster" gives latent j a run of about
