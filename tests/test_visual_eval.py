@@ -238,3 +238,18 @@ def test_default_limit_evaluates_enough_images_for_rfid():
     assert inspect.signature(vev.evaluate_vq).parameters["limit"].default == vev.DEFAULT_LIMIT
     cli_default = inspect.signature(cli_eval.eval_vq_command).parameters["limit"].default
     assert cli_default == vev.DEFAULT_LIMIT
+
+
+def test_ssim_in_chunks_equals_one_call():
+    """eval-vq computes SSIM SSIM_CHUNK images at a time to bound memory; the values are those of one call."""
+    import numpy as np
+
+    from tokbench.metrics.fidelity import ssim_per_image
+    from tokbench.visual import evaluate as ev
+
+    rng = np.random.default_rng(0)
+    a = rng.random((ev.SSIM_CHUNK * 2 + 5, 3, 16, 16))
+    b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1)
+    chunked = ev._ssim_in_chunks(a, b)
+    assert chunked.shape == (len(a),)
+    assert np.allclose(chunked, ssim_per_image(a, b), rtol=0, atol=1e-12)

@@ -110,6 +110,17 @@ def _model_device(model):
         return "cpu"
 
 
+#: images per SSIM call: torchmetrics' SSIM holds several float64 copies of its batch at once (about 5 GB for
+#: 256 RGB images of 64x64), so large batches and the baseline over every image go through in pieces
+SSIM_CHUNK = 32
+
+
+def _ssim_in_chunks(reference, reconstruction) -> np.ndarray:
+    """`ssim_per_image` over `SSIM_CHUNK` images at a time (the values do not depend on the chunking)."""
+    return np.concatenate([ssim_per_image(reference[i:i + SSIM_CHUNK], reconstruction[i:i + SSIM_CHUNK])
+                           for i in range(0, len(reference), SSIM_CHUNK)])
+
+
 def _image_shape(model, run_dir: Path) -> tuple[int, int, int]:
     shape = getattr(model, "image_shape", None)
     if shape is None:
@@ -262,7 +273,7 @@ def evaluate_vq(run_dir: str | Path, data: str | None = None, split: str = "test
                                         f"the inputs {images.shape[1:]}")
                 parts["psnr"].append(psnr_per_image(ref, out))
                 if ssim_ok:
-                    parts["ssim"].append(ssim_per_image(ref, out))
+                    parts["ssim"].append(_ssim_in_chunks(ref, out))
                 parts["pixels"].append(pixels(out))
                 if inception is not None:
                     parts["inception"].append(inception(out))
@@ -291,7 +302,7 @@ def evaluate_vq(run_dir: str | Path, data: str | None = None, split: str = "test
     mean_img, how = _mean_image(data, shape, images)
     base = np.broadcast_to(mean_img, images.shape)
     baseline = {"psnr_db": _finite_mean(psnr_per_image(images, base)),
-                "ssim": float(np.mean(ssim_per_image(images, base))) if ssim_ok else None, "how": how}
+                "ssim": float(np.mean(_ssim_in_chunks(images, base))) if ssim_ok else None, "how": how}
 
     dataset_name = dataset.name
     subject = run_dir.name
