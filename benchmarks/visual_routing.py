@@ -5,7 +5,8 @@ the same way on builtin:fashion-mnist, one CPU thread, printing one JSON line pe
 
 Every variant is latent1d's default size (width 64, 2 layers, 32 tokens, patch 4, VQ 1,024 x 8) trained by a
 plain loop with fit-vq's settings (AdamW 3e-3, 50 warm-up steps then cosine to 10%, batch 32, L1 + L2 + the
-quantizer's losses, gradient clip 1), then scored by mean PSNR on the first 1,000 test images. The controls are built here and exist nowhere else:
+quantizer's losses, gradient clip 1), then scored by mean PSNR on the first 1,000 test images. The controls
+are built here and exist nowhere else:
 - `identity`: the quantizer replaced by the identity (is the codebook what learns slowly?);
 - `patch-tokens`: one token per patch and no latents (the same ViT, without routing patches into latents);
 - `random-mixing`: our linear patches <-> latents path with a random (not pooling) initialisation.

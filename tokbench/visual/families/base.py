@@ -51,9 +51,9 @@ class VQConfig:
     codebook_init: str = "random"  # vq: "kmeans" sets the codebook by k-means on the first batch's latents
     layout: str = "2d"            # binary: 2d grid (conv) or 1d latent tokens (ViT)
     nested_dropout: bool = True   # flexible: train with nested dropout over the token order
-    keep_lengths: str = "uniform"  # flexible: prefix lengths from 1..K, 1,2,4..K ("pow2"), or 1..K rounded up to 2^n ("uniform_pow2")
+    keep_lengths: str = "uniform"  # flexible: prefix lengths 1..K, 1,2,4..K ("pow2"), 1..K up to 2^n ("uniform_pow2")
     causal: bool = True           # flexible: causal attention mask over the latent tokens in the encoder
-    latent_mixing: str = "none"   # 1D: "none" (TiTok/FlexTok); ours: a linear patches<->latents path, "raster"/"pyramid"
+    latent_mixing: str = "none"   # 1D: "none" (TiTok/FlexTok), ours: linear patches<->latents path, "raster"/"pyramid"
     pixel_head: str = "linear"    # 1D without a proxy: per-patch linear map to pixels, or a VQGAN-style "conv" decoder
     proxy_config: dict[str, Any] | None = None  # latent1d/flexible: the grid2d proxy's config (set by --proxy RUN)
 

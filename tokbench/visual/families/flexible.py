@@ -8,21 +8,20 @@ FlexTok's code (`MaskedNestedDropout.size_sampling_mode`): "uniform" over 1..K (
 the budget gets the same share of training; "uniform_pow2", uniform over 1..K rounded up to the next power of
 two (at most K), so the longer budgets train most often (K itself in about half the draws when K is a power of
 two). With the published architecture pow2 measured worse (300 CPU steps on Fashion-MNIST: 12.7 dB and 1.8% of
-the FSQ codes at 32 tokens, against 13.6 dB and 20% for uniform); with our options below, uniform_pow2 brings the
-full budget closest to latent1d (benchmarks/RESULTS.md). The K latent tokens are FlexTok's registers: learned queries appended after the patches in the
-encoder, read causally. A causal attention
-mask over the latent tokens in the encoder (`causal=True`, FlexTok's choice) keeps token i from depending on
-later tokens. Departure from FlexTok: the decoder is the deterministic TiTok ViT decoder, not a rectified-flow
-model, so short prefixes decode to blurry means rather than samples. With a proxy (`fit-vq --proxy RUN`) it trains
-in latent1d's two TiTok stages, nested dropout included; the proxy's conv decoder then plays the part of
-FlexTok's VAE decoder (FlexTok's tokens describe a VAE's latent grid, not pixels).
+the FSQ codes at 32 tokens, against 13.6 dB and 20% for uniform); with our options below, uniform_pow2 brings
+the full budget closest to latent1d (benchmarks/RESULTS.md). The K latent tokens are FlexTok's registers:
+learned queries appended after the patches in the encoder, read causally. A causal attention mask over the
+latent tokens in the encoder (`causal=True`, FlexTok's choice) keeps token i from depending on later tokens.
+Departure from FlexTok: the decoder is the deterministic TiTok ViT decoder, not a rectified-flow model, so short
+prefixes decode to blurry means rather than samples. With a proxy (`fit-vq --proxy RUN`) it trains in latent1d's
+two TiTok stages, nested dropout included; the proxy's conv decoder then plays the part of FlexTok's VAE decoder
+(FlexTok's tokens describe a VAE's latent grid, not pixels).
 
 latent1d's two options of ours apply here too. `latent_mixing = "pyramid"` starts the first latent as a summary
 of the whole image, the next four of its quadrants, and so on, in the prefix order; "raster" (every latent a run
 of patches) measured better at the full budget (benchmarks/RESULTS.md), so the README's recipe uses it. FlexTok
-quantizes with FSQ
-(the default here); in short CPU runs FSQ leaves most of its codes unused (benchmarks/RESULTS.md), while
-`quantizer = "vq"` with dead-code replacement keeps the codebook in use.
+quantizes with FSQ (the default here); in short CPU runs FSQ leaves most of its codes unused
+(benchmarks/RESULTS.md), while `quantizer = "vq"` with dead-code replacement keeps the codebook in use.
 """
 
 from __future__ import annotations
