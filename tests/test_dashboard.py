@@ -251,7 +251,7 @@ def test_visual_page(monkeypatch, runs) -> None:
     assert "original" in captions and f"vq-grid · {grid_tokens} tokens" in captions
     assert f"vq-flex · {FLEX_TOKENS} tokens" in captions
     strip = [k for k in range(1, FLEX_TOKENS + 1) if k & (k - 1) == 0]  # the flexible strip at 1, 2, 4, ...
-    assert {f"{k} tokens" for k in strip} <= set(captions)
+    assert {f"{k} token{'s' * (k != 1)}" for k in strip} <= set(captions) and "1 token" in captions
     assert any(f"vq-flex: reconstructions at {', '.join(map(str, strip))} tokens" in h.value for h in at.subheader)
 
     rows = _report_rows(root, "vq-flex")

@@ -68,7 +68,7 @@ with tab_rec:
         for col, (name, arrays) in zip(cols[1:], same.items()):
             ks = media.budgets(arrays)
             if ks:
-                col.image(media.column(arrays[f"budget_{ks[-1]}"], count, scale), width=width, caption=f"{name} · {ks[-1]} tokens")
+                col.image(media.column(arrays[f"budget_{ks[-1]}"], count, scale), width=width, caption=f"{name} · {ks[-1]} token{'s' * (ks[-1] != 1)}")
         if len(same) < len(recs):
             st.caption("Not shown side by side (evaluated on other images): "
                        + ", ".join(n for n in recs if n not in same))
@@ -83,7 +83,7 @@ with tab_rec:
             cols = st.columns(1 + len(strip))
             cols[0].image(media.column(arrays["original"], count, scale), width=width, caption="original")
             for col, k in zip(cols[1:], strip):
-                col.image(media.column(arrays[f"budget_{k}"], count, scale), width=width, caption=f"{k} tokens")
+                col.image(media.column(arrays[f"budget_{k}"], count, scale), width=width, caption=f"{k} token{'s' * (k != 1)}")
 
 # ---------------------------------------------------------------------------------------------- rate-distortion
 with tab_rd:
