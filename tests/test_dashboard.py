@@ -253,6 +253,10 @@ def test_visual_page(monkeypatch, runs) -> None:
     strip = [k for k in range(1, FLEX_TOKENS + 1) if k & (k - 1) == 0]  # the flexible strip at 1, 2, 4, ...
     assert {f"{k} token{'s' * (k != 1)}" for k in strip} <= set(captions) and "1 token" in captions
     assert any(f"vq-flex: reconstructions at {', '.join(map(str, strip))} tokens" in h.value for h in at.subheader)
+    runs_line = next(m.value for m in at.markdown if m.value.startswith("**Runs:**"))
+    for name in ("vq-grid", "vq-flex"):  # each run with the images its evaluation used (codebook use depends on it)
+        evaluation = next(iter(json.loads((root / name / "report.json").read_text())["evaluations"].values()))
+        assert f"`{name}` (" in runs_line and f"evaluated on {evaluation['images']:,} images of" in runs_line
 
     rows = _report_rows(root, "vq-flex")
     psnr = {r["budget"]: r["value"] for r in rows if r["metric"] == "psnr_db" and r.get("budget") is not None}

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from tbdash import charts, curves, data, media, tables
+from tbdash import charts, curves, data, describe, media, tables
 from tokbench.metrics import codebook
 
 RATE_METRICS = ("bits_per_image", "bits_per_pixel", "tokens_per_image", "bits_per_token")
@@ -22,7 +22,18 @@ if not runs:
                   "`tokbench eval-vq runs/<RUN>` to get reconstructions and rate–distortion numbers.")
     st.stop()
 data.pick_note(from_user, runs, "visual runs")
-st.markdown("**Runs:** " + " · ".join(f"`{r.name}` ({r.info.get('config', {}).get('family', r.kind)})" for r in runs))
+
+
+def _label(record) -> str:
+    """`name` (family and our options; the images its evaluation used, which its codebook figures depend on)."""
+    evaluations = (record.report or {}).get("evaluations") if isinstance(record.report, dict) else None
+    seen = [f"{e['images']:,} images of {name}" for name, e in (evaluations or {}).items()
+            if isinstance(e, dict) and isinstance(e.get("images"), int)]
+    return f"`{record.name}` ({describe.summary(record)['variant'] or record.kind}" + \
+        (f"; evaluated on {', '.join(seen)}" if seen else "") + ")"
+
+
+st.markdown("**Runs:** " + " · ".join(_label(r) for r in runs))
 
 tab_rec, tab_rd, tab_cb, tab_train = st.tabs(["Reconstructions", "Rate–distortion", "Codebook usage", "Training"])
 
