@@ -46,10 +46,10 @@ from tokbench.visual.families.base import ConvDecoder, VisualTokenizer, VQConfig
 def region_matrix(kind: str, grid: int, k: int) -> torch.Tensor:
     """(k, grid*grid) 0/1 matrix: row j marks the patches (raster order) of latent j's starting region."""
     p = grid * grid
-    if kind == "raster":
+    if kind == "raster":  # patch i goes to latent floor(i k / p): runs of about p / k patches in raster order
         rows = torch.zeros(k, p)
-        for i in range(p):
-            rows[min(k - 1, i * k // p), i] = 1.0
+        patch = torch.arange(p)
+        rows[(patch * k // p).clamp(max=k - 1), patch] = 1.0
         return rows
     if kind != "pyramid":
         raise ValueError(f"unknown latent_mixing {kind!r}")
